@@ -385,8 +385,10 @@ typedef struct pt_host_api {
   /*
    * Register a provider or tool. `vt` must be static; `self` is the
    * plugin's, handed back to every vtable call and to destroy(). Only valid
-   * during init(). Returns PT_EEXIST when the id is taken (by this or
-   * another plugin), PT_EINVAL when the id or vtable is malformed.
+   * during init() (PT_ESTATE after). Returns PT_EEXIST when the id is taken
+   * (by this or another plugin), PT_EINVAL when the id or vtable is
+   * malformed. Either failure refuses the whole plugin, whatever init()
+   * returns: a plugin that loads always has everything it registered.
    */
   int32_t (*add_provider)(pt_host *h, const pt_provider_vt *vt, void *self);
   int32_t (*add_tool)(pt_host *h, const pt_tool_vt *vt, void *self);
@@ -405,8 +407,10 @@ typedef struct pt_host_api {
 
   /*
    * The one call that is safe from any thread: run fn(ud) soon on the loop
-   * thread. Returns PT_ESHUTDOWN (and never calls fn) once the plugin is
-   * being unloaded or the host is stopping.
+   * thread, in the order posted. Accepted until fini() begins (an unload
+   * waits for accepted posts to run); after that it returns PT_ESHUTDOWN
+   * and never calls fn. A plugin with threads of its own joins them in
+   * fini().
    */
   int32_t (*post)(pt_host *h, void (*fn)(void *ud), void *ud);
 
@@ -478,6 +482,8 @@ typedef struct pt_host_api {
    * `cb` once per complete event. sse_end() says the stream is over: it
    * returns PT_ECLOSED when an unfinished event had to be dropped, else
    * PT_OK. An event larger than 16 MiB fails the feed with PT_ETOOBIG.
+   * After a feed fails, every later call returns the same code. A callback
+   * must not feed or free the splitter that called it.
    */
   pt_sse *(*sse_new)(pt_host *h, pt_sse_cb cb, void *ud);
   int32_t (*sse_feed)(pt_sse *s, pt_str bytes);
@@ -525,7 +531,8 @@ typedef struct pt_plugin_desc {
    * Called once after the descriptor was accepted. Register providers and
    * tools here. Return PT_OK, or a negative code (ideally through
    * api->set_error) to refuse loading: the host then removes whatever was
-   * registered, does not call fini(), and unloads the file.
+   * registered, calling each registered vtable's destroy(), does not call
+   * fini(), and unloads the file once anything init() started is over.
    */
   int32_t (*init)(pt_host *h, const pt_host_api *api);
 

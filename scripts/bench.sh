@@ -1,0 +1,8 @@
+#!/bin/sh
+# Build a release binary and run every benchmark under bench/.
+set -eu
+cd "$(dirname "$0")/.."
+sh scripts/install-deps.sh
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DPORTICO_TESTS=OFF >/dev/null
+cmake --build build-bench -j"$(nproc)" >/dev/null
+build-bench/bin/bench_startup build-bench/bin/portico "${1:-30}"

@@ -1,0 +1,148 @@
+/*
+ * tests/support/harness.c: see harness.h.
+ */
+#include "harness.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void die(const char *what)
+{
+  perror(what);
+  abort();
+}
+
+char *h_tempdir(void)
+{
+  const char *base = getenv("TMPDIR");
+  char tmpl[4096];
+  snprintf(tmpl, sizeof tmpl, "%s/portico-test-XXXXXX",
+           base && *base ? base : "/tmp");
+  if (!mkdtemp(tmpl)) die("mkdtemp");
+  chmod(tmpl, 0755);
+  return strdup(tmpl);
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag,
+                  struct FTW *ftw)
+{
+  return remove(path);
+}
+
+void h_rmtree(const char *dir)
+{
+  if (dir && strstr(dir, "portico-test-"))
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void h_write_file(const char *dir, const char *name, const void *data,
+                  size_t len, unsigned mode)
+{
+  char path[4096], tmp[4200];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  /* Write beside and rename, as an installer would, so a watching kernel
+   * never sees a half-written file. */
+  snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) die(tmp);
+  const char *p = data;
+  while (len > 0) {
+    ssize_t w = write(fd, p, len);
+    if (w <= 0) die("write");
+    p += w;
+    len -= (size_t)w;
+  }
+  fchmod(fd, mode);
+  close(fd);
+  if (rename(tmp, path) != 0) die("rename");
+}
+
+void h_copy_plugin(const char *name, const char *dir, const char *as)
+{
+  const char *from_dir = getenv("PORTICO_TEST_PLUGIN_DIR");
+  if (!from_dir) {
+    fprintf(stderr, "PORTICO_TEST_PLUGIN_DIR is not set; run through ctest\n");
+    abort();
+  }
+  char src[4096];
+  snprintf(src, sizeof src, "%s/%s", from_dir, name);
+  FILE *f = fopen(src, "rb");
+  if (!f) die(src);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *buf = malloc((size_t)n);
+  if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) die("read plugin");
+  fclose(f);
+  h_write_file(dir, as ? as : name, buf, (size_t)n, 0755);
+  free(buf);
+}
+
+static void on_event(void *ud, const char *what, const char *name,
+                     const char *path, const char *detail)
+{
+  h_events *ev = ud;
+  const char *base = path ? strrchr(path, '/') : NULL;
+  int n = snprintf(ev->text + ev->len, sizeof ev->text - ev->len,
+                   "%s %s %s: %s\n", what, name ? name : "-",
+                   base ? base + 1 : (path ? path : "-"),
+                   detail ? detail : "");
+  if (n > 0 && (size_t)n < sizeof ev->text - ev->len) ev->len += (size_t)n;
+  ev->count++;
+}
+
+pt_kernel_options h_options(const char **dir, h_events *ev,
+                            const char *config_path)
+{
+  static char empty_config[4096];
+  pt_kernel_options o;
+  memset(&o, 0, sizeof o);
+  o.plugin_dirs = dir;
+  o.plugin_dir_count = dir ? 1 : 0;
+  o.no_default_plugins = 1;
+  o.on_plugin_event = ev ? on_event : NULL;
+  o.ud = ev;
+  if (!config_path) {
+    /* An explicit empty config keeps the user's own config.lua out. */
+    if (!empty_config[0]) {
+      char *d = h_tempdir();
+      snprintf(empty_config, sizeof empty_config, "%s/config.lua", d);
+      FILE *f = fopen(empty_config, "w");
+      if (!f) die(empty_config);
+      fputs("return {}\n", f);
+      fclose(f);
+      free(d);
+    }
+    config_path = empty_config;
+  }
+  o.config_path = config_path;
+  return o;
+}
+
+pt_kernel *h_kernel(const pt_kernel_options *o)
+{
+  pt_kernel *k = NULL;
+  char err[1024] = "";
+  if (pt_kernel_new(o, &k, err, sizeof err) != PT_OK) {
+    fprintf(stderr, "kernel: %s\n", err);
+    abort();
+  }
+  return k;
+}
+
+uint64_t h_now_ms(void)
+{
+  return uv_hrtime() / 1000000;
+}
+
+int h_run_until(pt_kernel *k, const int *flag, uint64_t ms)
+{
+  uint64_t deadline = h_now_ms() + ms;
+  while (!*flag && h_now_ms() < deadline) pt_kernel_spin(k, 5);
+  return *flag;
+}
