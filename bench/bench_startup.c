@@ -86,7 +86,7 @@ int main(int argc, char **argv)
 
   for (int i = 0; i < runs; i++) {
     char *watch_argv[] = { (char *)bin, "plugins", "watch", NULL };
-    int fd;
+    int fd = -1;
     double t0 = now_ms();
     pid_t pid = spawn(bin, watch_argv, &fd);
     char buf[4096];

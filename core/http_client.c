@@ -48,7 +48,8 @@ typedef struct sock sock;
 
 struct pt_http_client {
   uv_loop_t *loop;               /* borrowed */
-  CURLM *multi;                  /* owned; NULL once shut */
+  CURLM *multi;                  /* owned; NULL until the first request,
+                                    and again once shut */
   uv_timer_t curl_timer;         /* curl's one timeout */
   uv_idle_t reaper;
   pt_http *live;                 /* requests not yet DONE */
@@ -58,6 +59,8 @@ struct pt_http_client {
   size_t active;
   int open_handles;              /* curl_timer and reaper until closed */
   int closing;
+  int curl_started;              /* curl_global_init succeeded */
+  int shut;                      /* handles closing; free on their callbacks */
 };
 
 struct sock {
@@ -251,15 +254,16 @@ static void on_client_handle_closed(uv_handle_t *h)
 {
   pt_http_client *c = h->data;
   if (--c->open_handles == 0) {
+    if (c->curl_started) curl_global_cleanup();
     free(c);
-    curl_global_cleanup();
   }
 }
 
 /* The last step of pt_http_client_close, once no request is left. */
 static void shut(pt_http_client *c)
 {
-  curl_multi_cleanup(c->multi);
+  c->shut = 1;
+  if (c->multi) curl_multi_cleanup(c->multi);
   c->multi = NULL;
   /* curl does not promise a REMOVE for every socket it still watched. */
   while (c->socks) sock_close(c->socks);
@@ -300,7 +304,7 @@ static void on_reap(uv_idle_t *h)
   }
   if (c->pending) return;
   uv_idle_stop(&c->reaper);
-  if (c->closing && !c->live && c->multi) shut(c);
+  if (c->closing && !c->live && !c->shut) shut(c);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -509,15 +513,8 @@ static size_t on_write(char *buf, size_t size, size_t n, void *ud)
 
 pt_http_client *pt_http_client_new(uv_loop_t *loop)
 {
-  pt_http_client *c;
-
-  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return NULL;
-  c = calloc(1, sizeof *c);
-  if (!c || !(c->multi = curl_multi_init())) {
-    free(c);
-    curl_global_cleanup();
-    return NULL;
-  }
+  pt_http_client *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
   c->loop = loop;
   c->pending_tail = &c->pending;
   uv_timer_init(loop, &c->curl_timer);
@@ -525,11 +522,25 @@ pt_http_client *pt_http_client_new(uv_loop_t *loop)
   c->curl_timer.data = c;
   c->reaper.data = c;
   c->open_handles = 2;
+  return c;
+}
+
+/* libcurl starts on the first request, not with the client: its global
+ * init brings up the TLS library, which costs a few milliseconds and about
+ * three megabytes of resident memory that a runtime with no request in
+ * flight has no use for. */
+static int32_t start_curl(pt_http_client *c)
+{
+  if (!c->curl_started) {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return PT_ENOMEM;
+    c->curl_started = 1;
+  }
+  if (!(c->multi = curl_multi_init())) return PT_ENOMEM;
   curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
   curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
   curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
   curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
-  return c;
+  return PT_OK;
 }
 
 void pt_http_client_close(pt_http_client *c)
@@ -635,6 +646,7 @@ int32_t pt_http_start(pt_http_client *c, const pt_http_request *req,
        strncasecmp(req->url, "https://", 8) != 0))
     return PT_EINVAL;
   if (c->closing) return PT_ESHUTDOWN;
+  if (!c->multi && (rc = start_curl(c)) != PT_OK) return rc;
   method = req->method ? req->method : req->body.len ? "POST" : "GET";
   if (!*method || strlen(method) >= sizeof r->method ||
       strpbrk(method, " \r\n"))

@@ -7,95 +7,45 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "feed_cuts.h"
 #include "line_split.h"
-
-/* Every line, serialized with lengths so that no byte is ambiguous, into
- * a memory stream: rec_close() returns the text, which the caller frees. */
-typedef struct rec {
-  FILE *f;
-  char *s;
-  size_t len;
-  int lines;
-  int stop_at; /* return PT_ECANCELED from this one on (1-based); 0: never */
-} rec;
-
-static void rec_open(rec *r, int stop_at)
-{
-  *r = (rec){ .stop_at = stop_at };
-  r->f = open_memstream(&r->s, &r->len);
-  if (!r->f) abort();
-}
-
-static char *rec_close(rec *r)
-{
-  fclose(r->f);
-  return r->s;
-}
 
 static int32_t on_line(void *ud, pt_str line)
 {
-  rec *r = ud;
-  r->lines++;
+  cut_rec *r = ud;
   fprintf(r->f, "[%zu:%.*s]\n", line.len, (int)line.len, line.ptr);
-  return r->stop_at && r->lines >= r->stop_at ? PT_ECANCELED : PT_OK;
+  return cut_rec_item(r);
 }
 
-/* A piece of at most `left` bytes, from xorshift64 state `x`: mostly 1 to
- * 4 bytes, so CRLFs and UTF-8 sequences get cut; some empty, some long. */
-static size_t random_chunk(uint64_t *x, size_t left)
+static void *lines_open(cut_rec *r, size_t max)
 {
-  *x ^= *x << 13;
-  *x ^= *x >> 7;
-  *x ^= *x << 17;
-  uint64_t r = *x >> 8, n;
-  switch (*x % 10) {
-  case 0: n = 0; break;
-  case 1: n = r % (left + 1); break;
-  case 2: case 3: n = 1 + r % 32; break;
-  default: n = 1 + r % 4; break;
-  }
-  return n < left ? (size_t)n : left;
+  return pt_lines_new(on_line, r, max);
 }
 
-enum { WHOLE, BYTES, RANDOM };
-
-/* Split `in` fed as the mode says; the lines and the final code, as text.
- * The caller frees the result. */
-static char *split(const char *in, size_t len, size_t max, int mode,
-                   uint64_t *rng, int stop_at)
+static int32_t lines_feed(void *p, const char *bytes, size_t len)
 {
-  rec r;
-  rec_open(&r, stop_at);
-  pt_lines *l = pt_lines_new(on_line, &r, max);
-  int32_t rc = PT_OK;
-  size_t off = 0;
-  while (rc == PT_OK && off < len) {
-    size_t n = mode == WHOLE   ? len
-               : mode == BYTES ? 1
-                               : random_chunk(rng, len - off);
-    rc = pt_lines_feed(l, in + off, n);
-    off += n;
-  }
-  if (rc == PT_OK) rc = pt_lines_end(l);
-  fprintf(r.f, "rc=%s", pt_errname(rc));
-  pt_lines_free(l);
-  return rec_close(&r);
+  return pt_lines_feed(p, bytes, len);
 }
 
-/* The key property: fed whole, byte by byte (which cuts every CRLF and
- * every UTF-8 sequence) and in `rounds` random cuts, `in` gives the same
- * text. Returns it for the caller to check and free. */
+static int32_t lines_end(void *p)
+{
+  return pt_lines_end(p);
+}
+
+static void lines_close(void *p)
+{
+  pt_lines_free(p);
+}
+
+static const cut_parser line_parser = { lines_open, lines_feed, lines_end,
+                                        lines_close };
+
+/* Every line, serialized with lengths so that no byte is ambiguous, for
+ * every way of cutting `in` (see feed_cuts.h). The caller frees it. */
 static char *split_all_cuts(const char *in, size_t len, size_t max,
                             int stop_at, int rounds)
 {
-  static uint64_t rng = 0x9E3779B97F4A7C15u; /* fixed: failures replay */
-  char *whole = split(in, len, max, WHOLE, NULL, stop_at);
-  for (int i = -1; i < rounds; i++) {
-    char *got = split(in, len, max, i < 0 ? BYTES : RANDOM, &rng, stop_at);
-    CHECK_STR(got, whole);
-    free(got);
-  }
-  return whole;
+  return cut_parse_all(&line_parser, in, len, max, stop_at, rounds);
 }
 
 static void check_split_n(const char *in, size_t len, size_t max,
@@ -199,8 +149,8 @@ static void line_of_max_bytes_passes_one_more_fails(void)
 
 static void endless_line_fails_without_buffering_it(void)
 {
-  rec r;
-  rec_open(&r, 0);
+  cut_rec r;
+  cut_rec_open(&r, 0);
   char chunk[1024];
   memset(chunk, 'x', sizeof chunk);
   pt_lines *l = pt_lines_new(on_line, &r, 4096);
@@ -214,31 +164,31 @@ static void endless_line_fails_without_buffering_it(void)
   CHECK_INT(feeds, ==, 5);
   CHECK_INT(pt_lines_feed(l, "\n", 1), ==, PT_ETOOBIG);
   CHECK_INT(pt_lines_end(l), ==, PT_ETOOBIG);
-  CHECK_INT(r.lines, ==, 0);
+  CHECK_INT(r.items, ==, 0);
   pt_lines_free(l);
-  free(rec_close(&r));
+  free(cut_rec_close(&r));
 }
 
 static void callback_error_stops_the_feed(void)
 {
-  rec r;
-  rec_open(&r, 2);
+  cut_rec r;
+  cut_rec_open(&r, 2);
   pt_lines *l = pt_lines_new(on_line, &r, 0);
   CHECK_INT(pt_lines_feed(l, "1\n2\n3\n", 6), ==, PT_ECANCELED);
-  CHECK_INT(r.lines, ==, 2);
+  CHECK_INT(r.items, ==, 2);
   CHECK_INT(pt_lines_feed(l, "4\n", 2), ==, PT_ECANCELED);
   CHECK_INT(pt_lines_end(l), ==, PT_ECANCELED);
-  CHECK_INT(r.lines, ==, 2);
+  CHECK_INT(r.items, ==, 2);
   pt_lines_free(l);
-  free(rec_close(&r));
+  free(cut_rec_close(&r));
 
-  rec_open(&r, 1);
+  cut_rec_open(&r, 1);
   l = pt_lines_new(on_line, &r, 0);
   CHECK_INT(pt_lines_feed(l, "last", 4), ==, PT_OK);
   CHECK_INT(pt_lines_end(l), ==, PT_ECANCELED);
-  CHECK_INT(r.lines, ==, 1);
+  CHECK_INT(r.items, ==, 1);
   pt_lines_free(l);
-  free(rec_close(&r));
+  free(cut_rec_close(&r));
 }
 
 int main(void)

@@ -15,51 +15,8 @@
 #include "ops.h"
 #include "plugin_host.h"
 
-/* What one chat reported, in order, plus a shared trace line. */
-typedef struct chat_log {
-  char text[4096];
-  size_t len;
-  int done;
-  int32_t status;
-  uint32_t stop;
-  uint64_t out_tokens;
-  h_events *trace;       /* when set, "done <status>" is appended there */
-} chat_log;
-
-static void on_chat_event(void *ud, const pt_chat_event *ev)
-{
-  chat_log *c = ud;
-  if (ev->kind == PT_EV_TEXT && c->len + ev->text.len < sizeof c->text) {
-    memcpy(c->text + c->len, ev->text.ptr, ev->text.len);
-    c->len += ev->text.len;
-    c->text[c->len] = '\0';
-  } else if (ev->kind == PT_EV_USAGE) {
-    c->out_tokens = ev->output_tokens;
-  } else if (ev->kind == PT_EV_DONE) {
-    c->done++;
-    c->status = ev->status;
-    c->stop = ev->stop;
-    if (c->trace) {
-      h_events *t = c->trace;
-      t->len += (size_t)snprintf(t->text + t->len, sizeof t->text - t->len,
-                                 "done %s\n", pt_errname(ev->status));
-    }
-  }
-}
-
-typedef struct tool_log {
-  int done;
-  int32_t status;
-  char result[1024];
-} tool_log;
-
-static void on_tool_done(void *ud, int32_t status, pt_str result)
-{
-  tool_log *t = ud;
-  t->done++;
-  t->status = status;
-  snprintf(t->result, sizeof t->result, "%.*s", (int)result.len, result.ptr);
-}
+static const char *const ONLY_ECHO[] = { "echo.so", NULL };
+static const char *const ECHO_AND_PROBE[] = { "echo.so", "probe.so", NULL };
 
 static int has_refusal(pt_kernel *k, const char *file, const char *why)
 {
@@ -81,49 +38,57 @@ static size_t refusal_count(pt_kernel *k)
   return n;
 }
 
+/* Spin until the event log shows `want`, for at most `ms`. */
+static int wait_event(h_fixture *f, const char *want, uint64_t ms)
+{
+  uint64_t t0 = h_now_ms();
+  while (!strstr(f->ev.text, want) && h_now_ms() - t0 < ms)
+    pt_kernel_spin(f->k, 5);
+  return strstr(f->ev.text, want) != NULL;
+}
+
+static void remove_plugin_file(h_fixture *f, const char *name)
+{
+  char path[4200];
+  snprintf(path, sizeof path, "%s/%s", f->dir, name);
+  unlink(path);
+}
+
 static void loads_plugins_and_registers_what_they_offer(void)
 {
-  char *dir = h_tempdir();
-  h_copy_plugin("echo.so", dir, NULL);
-  h_copy_plugin("probe.so", dir, NULL);
-  const char *dirs[] = { dir };
-  pt_kernel_options o = h_options(dirs, NULL, NULL);
-  pt_kernel *k = h_kernel(&o);
-  CHECK(pt_loader_find(k, "echo") != NULL);
-  CHECK(pt_loader_find(k, "probe") != NULL);
-  CHECK(pt_registry_provider(&k->registry, "test_echo") != NULL);
-  CHECK(pt_registry_tool(&k->registry, "test_sleep") != NULL);
-  CHECK(pt_registry_tool(&k->registry, "test_probe") != NULL);
-  CHECK_INT(refusal_count(k), ==, 0);
-  pt_kernel_free(k);
-  h_rmtree(dir);
-  free(dir);
+  h_fixture f;
+  h_fixture_start(&f, ECHO_AND_PROBE, 0, NULL);
+  CHECK(pt_loader_find(f.k, "echo") != NULL);
+  CHECK(pt_loader_find(f.k, "probe") != NULL);
+  CHECK(pt_registry_provider(&f.k->registry, "test_echo") != NULL);
+  CHECK(pt_registry_tool(&f.k->registry, "test_sleep") != NULL);
+  CHECK(pt_registry_tool(&f.k->registry, "test_probe") != NULL);
+  CHECK_INT(refusal_count(f.k), ==, 0);
+  h_fixture_stop(&f);
 }
 
 static void every_refusal_names_its_reason_and_the_rest_still_load(void)
 {
-  char *dir = h_tempdir();
-  const char *bad[] = { "bad_wrong_major_symbol.so", "bad_wrong_major_field.so",
-                        "bad_too_new_minor.so",      "bad_no_entry.so",
-                        "bad_init_fails.so",         "bad_unresolved.so",
-                        "bad_bad_name.so" };
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-    h_copy_plugin(bad[i], dir, NULL);
-  h_copy_plugin("echo.so", dir, NULL);
-  h_copy_plugin("echo_dup_id.so", dir, NULL);
-  h_copy_plugin("probe.so", dir, "writable.so");
-  char path[4096];
-  snprintf(path, sizeof path, "%s/writable.so", dir);
+  static const char *const files[] = {
+    "bad_wrong_major_symbol.so", "bad_wrong_major_field.so",
+    "bad_too_new_minor.so",      "bad_no_entry.so",
+    "bad_init_fails.so",         "bad_unresolved.so",
+    "bad_bad_name.so",           "echo.so",
+    "echo_dup_id.so",            NULL
+  };
+  h_fixture f;
+  h_fixture_prepare(&f, files);
+  h_copy_plugin("probe.so", f.dir, "writable.so");
+  char path[4200];
+  snprintf(path, sizeof path, "%s/writable.so", f.dir);
   chmod(path, 0666);
   unsigned char noise[4096];
   srand(7);
   for (size_t i = 0; i < sizeof noise; i++) noise[i] = (unsigned char)rand();
-  h_write_file(dir, "x.so", noise, sizeof noise, 0755);
-  h_write_file(dir, "empty.so", "", 0, 0755);
-
-  const char *dirs[] = { dir };
-  pt_kernel_options o = h_options(dirs, NULL, NULL);
-  pt_kernel *k = h_kernel(&o);
+  h_write_file(f.dir, "x.so", noise, sizeof noise, 0755);
+  h_write_file(f.dir, "empty.so", "", 0, 0755);
+  h_fixture_boot(&f, 0, NULL);
+  pt_kernel *k = f.k;
 
   CHECK(has_refusal(k, "bad_wrong_major_symbol.so", "built for plugin ABI 2"));
   CHECK(has_refusal(k, "bad_wrong_major_field.so",
@@ -150,291 +115,217 @@ static void every_refusal_names_its_reason_and_the_rest_still_load(void)
   CHECK(pt_loader_find(k, "echo-dup") == NULL);
 
   /* Still fully working after all that. */
-  chat_log c = { 0 };
-  pt_op_sink sink = { .on_event = on_chat_event, .ud = &c };
+  h_chat c = { 0 };
+  pt_op_sink sink = { .on_event = h_on_chat_event, .ud = &c };
   CHECK_INT(pt_op_chat(k, "test_echo", PT_STR_LIT("still here"), NULL, &sink,
                        NULL), ==, PT_OK);
   h_run_until(k, &c.done, 5000);
   CHECK_STR(c.text, "still here");
-  pt_kernel_free(k);
-  h_rmtree(dir);
-  free(dir);
+  h_fixture_stop(&f);
 }
 
 static void a_world_writable_folder_is_refused(void)
 {
-  char *dir = h_tempdir();
-  h_copy_plugin("echo.so", dir, NULL);
-  chmod(dir, 0777);
-  const char *dirs[] = { dir };
-  pt_kernel_options o = h_options(dirs, NULL, NULL);
-  pt_kernel *k = h_kernel(&o);
-  CHECK(has_refusal(k, "echo.so", "is writable by every user (mode 0777)"));
-  CHECK(pt_loader_find(k, "echo") == NULL);
-  pt_kernel_free(k);
-  chmod(dir, 0755);
-  h_rmtree(dir);
-  free(dir);
+  h_fixture f;
+  h_fixture_prepare(&f, ONLY_ECHO);
+  chmod(f.dir, 0777);
+  h_fixture_boot(&f, 0, NULL);
+  CHECK(has_refusal(f.k, "echo.so", "is writable by every user (mode 0777)"));
+  CHECK(pt_loader_find(f.k, "echo") == NULL);
+  chmod(f.dir, 0755);
+  h_fixture_stop(&f);
 }
 
 static void a_second_plugin_with_the_same_name_is_refused(void)
 {
-  char *dir = h_tempdir();
-  h_copy_plugin("echo.so", dir, "a.so");
-  h_copy_plugin("echo.so", dir, "b.so");
-  const char *dirs[] = { dir };
-  pt_kernel_options o = h_options(dirs, NULL, NULL);
-  pt_kernel *k = h_kernel(&o);
-  CHECK(has_refusal(k, "b.so", "a plugin named 'echo' is already loaded"));
-  CHECK(pt_loader_find(k, "echo") != NULL);
-  pt_kernel_free(k);
-  h_rmtree(dir);
-  free(dir);
+  h_fixture f;
+  h_fixture_prepare(&f, NULL);
+  h_copy_plugin("echo.so", f.dir, "a.so");
+  h_copy_plugin("echo.so", f.dir, "b.so");
+  h_fixture_boot(&f, 0, NULL);
+  CHECK(has_refusal(f.k, "b.so", "a plugin named 'echo' is already loaded"));
+  CHECK(pt_loader_find(f.k, "echo") != NULL);
+  h_fixture_stop(&f);
 }
 
 static void a_chat_streams_through_the_abi(void)
 {
-  char *dir = h_tempdir();
-  h_copy_plugin("echo.so", dir, NULL);
-  const char *dirs[] = { dir };
-  pt_kernel_options o = h_options(dirs, NULL, NULL);
-  pt_kernel *k = h_kernel(&o);
-  chat_log c = { 0 };
-  pt_op_sink sink = { .on_event = on_chat_event, .ud = &c };
+  h_fixture f;
+  h_fixture_start(&f, ONLY_ECHO, 0, NULL);
+  h_chat c = { 0 };
+  pt_op_sink sink = { .on_event = h_on_chat_event, .ud = &c };
   const char *text = "Ünïcödé survives 4-byte pieces 😀!";
-  CHECK_INT(pt_op_chat(k, "test_echo", (pt_str){ text, strlen(text) }, NULL,
+  CHECK_INT(pt_op_chat(f.k, "test_echo", (pt_str){ text, strlen(text) }, NULL,
                        &sink, NULL), ==, PT_OK);
   CHECK_INT(c.done, ==, 0); /* nothing completes inside the call */
-  h_run_until(k, &c.done, 5000);
+  h_run_until(f.k, &c.done, 5000);
   CHECK_INT(c.done, ==, 1);
   CHECK_STR(c.text, text);
   CHECK_INT(c.status, ==, PT_OK);
   CHECK_INT(c.stop, ==, PT_STOP_END_TURN);
   CHECK_INT(c.out_tokens, ==, strlen(text));
-  CHECK_INT(pt_op_chat(k, "nope", PT_STR_LIT("x"), NULL, &sink, NULL), ==,
+  CHECK_INT(pt_op_chat(f.k, "nope", PT_STR_LIT("x"), NULL, &sink, NULL), ==,
             PT_ENOENT);
 
-  tool_log t = { 0 };
-  pt_op_sink models = { .on_done = on_tool_done, .ud = &t };
-  CHECK_INT(pt_op_models(k, "test_echo", &models, NULL), ==, PT_OK);
-  h_run_until(k, &t.done, 5000);
+  h_tool t = { 0 };
+  pt_op_sink models = { .on_done = h_on_tool_done, .ud = &t };
+  CHECK_INT(pt_op_models(f.k, "test_echo", &models, NULL), ==, PT_OK);
+  h_run_until(f.k, &t.done, 5000);
   CHECK_STR(t.result, "[{\"id\":\"echo-1\"}]");
-  pt_kernel_free(k);
-  h_rmtree(dir);
-  free(dir);
+  h_fixture_stop(&f);
 }
 
 static void cancelling_a_chat_ends_it_once_as_cancelled(void)
 {
-  char *dir = h_tempdir();
-  h_copy_plugin("echo.so", dir, NULL);
-  const char *dirs[] = { dir };
-  pt_kernel_options o = h_options(dirs, NULL, NULL);
-  pt_kernel *k = h_kernel(&o);
-  chat_log c = { 0 };
-  pt_op_sink sink = { .on_event = on_chat_event, .ud = &c };
+  h_fixture f;
+  h_fixture_start(&f, ONLY_ECHO, 0, NULL);
+  h_chat c = { 0 };
+  pt_op_sink sink = { .on_event = h_on_chat_event, .ud = &c };
   pt_op_impl *op = NULL;
-  CHECK_INT(pt_op_chat(k, "test_echo", PT_STR_LIT("hang on"), NULL, &sink,
+  CHECK_INT(pt_op_chat(f.k, "test_echo", PT_STR_LIT("hang on"), NULL, &sink,
                        &op), ==, PT_OK);
-  pt_kernel_spin(k, 20);
+  pt_kernel_spin(f.k, 20);
   CHECK_INT(c.done, ==, 0);
   pt_op_cancel(op);
   pt_op_cancel(op);
-  h_run_until(k, &c.done, 5000);
-  pt_kernel_spin(k, 20);
+  h_run_until(f.k, &c.done, 5000);
+  pt_kernel_spin(f.k, 20);
   CHECK_INT(c.done, ==, 1);
   CHECK_INT(c.status, ==, PT_ECANCELED);
   CHECK_INT(c.stop, ==, PT_STOP_CANCELLED);
-  pt_kernel_free(k);
-  h_rmtree(dir);
-  free(dir);
+  h_fixture_stop(&f);
+}
+
+/* Run tool `name` with `args` and wait for its completion. */
+static h_tool run_tool(pt_kernel *k, const char *name, const char *args)
+{
+  h_tool t = { 0 };
+  pt_op_sink sink = { .on_done = h_on_tool_done, .ud = &t };
+  CHECK_INT(pt_op_tool(k, name, (pt_str){ args, strlen(args) }, NULL, &sink,
+                       NULL), ==, PT_OK);
+  h_run_until(k, &t.done, 5000);
+  CHECK_INT(t.done, ==, 1);
+  return t;
 }
 
 static void host_services_work_from_a_plugin(void)
 {
-  char *dir = h_tempdir();
-  h_copy_plugin("probe.so", dir, NULL);
+  h_fixture f;
+  h_fixture_prepare(&f, (const char *const[]){ "probe.so", NULL });
   char cfg[4200];
-  snprintf(cfg, sizeof cfg, "%s/config.lua", dir);
-  FILE *f = fopen(cfg, "w");
+  snprintf(cfg, sizeof cfg, "%s/config.lua", f.dir);
+  FILE *file = fopen(cfg, "w");
   fputs("return { plugins = { probe = { api_key = 'from-config-1234', "
         "depth = 3 } } }\n",
-        f);
-  fclose(f);
-  const char *dirs[] = { dir };
-  pt_kernel_options o = h_options(dirs, NULL, cfg);
-  pt_kernel *k = h_kernel(&o);
+        file);
+  fclose(file);
+  h_fixture_boot(&f, 0, cfg);
 
-  tool_log t = { 0 };
-  pt_op_sink sink = { .on_done = on_tool_done, .ud = &t };
-  CHECK_INT(pt_op_tool(k, "test_probe", PT_STR_LIT("\"config\""), NULL, &sink,
-                       NULL), ==, PT_OK);
-  h_run_until(k, &t.done, 5000);
+  h_tool t = run_tool(f.k, "test_probe", "\"config\"");
   CHECK_CONTAINS(t.result, "\"api_key\":\"from-config-1234\"");
   CHECK_CONTAINS(t.result, "\"depth\":3");
-
-  memset(&t, 0, sizeof t);
-  CHECK_INT(pt_op_tool(k, "test_probe", PT_STR_LIT("\"secret\""), NULL, &sink,
-                       NULL), ==, PT_OK);
-  h_run_until(k, &t.done, 5000);
+  t = run_tool(f.k, "test_probe", "\"secret\"");
   CHECK_STR(t.result, "{\"found\":true,\"len\":16}");
-
-  memset(&t, 0, sizeof t);
-  CHECK_INT(pt_op_tool(k, "test_probe", PT_STR_LIT("\"post\""), NULL, &sink,
-                       NULL), ==, PT_OK);
-  h_run_until(k, &t.done, 5000);
+  t = run_tool(f.k, "test_probe", "\"post\"");
   CHECK_STR(t.result, "{\"on_loop\":true}");
-
-  memset(&t, 0, sizeof t);
-  CHECK_INT(pt_op_tool(k, "test_sleep", PT_STR_LIT("{\"ms\":20}"), NULL, &sink,
-                       NULL), ==, PT_OK);
-  h_run_until(k, &t.done, 5000);
+  t = run_tool(f.k, "test_sleep", "{\"ms\":20}");
   CHECK_INT(t.status, ==, PT_OK);
   CHECK_STR(t.result, "{\"slept\":20}");
-  pt_kernel_free(k);
-  h_rmtree(dir);
-  free(dir);
+  h_fixture_stop(&f);
 }
 
 static void a_plugin_dropped_into_a_watched_folder_loads_within_a_second(void)
 {
-  char *dir = h_tempdir();
-  h_events ev = { 0 };
-  const char *dirs[] = { dir };
-  pt_kernel_options o = h_options(dirs, &ev, NULL);
-  o.watch = 1;
-  pt_kernel *k = h_kernel(&o);
-  CHECK(pt_loader_find(k, "echo") == NULL);
+  h_fixture f;
+  h_fixture_start(&f, NULL, 1, NULL);
+  CHECK(pt_loader_find(f.k, "echo") == NULL);
   uint64_t t0 = h_now_ms();
-  h_copy_plugin("echo.so", dir, NULL);
-  int loaded = 0;
-  while (!loaded && h_now_ms() - t0 < 3000) {
-    pt_kernel_spin(k, 5);
-    loaded = pt_loader_find(k, "echo") != NULL;
-  }
-  uint64_t took = h_now_ms() - t0;
-  CHECK(loaded);
-  CHECK_INT(took, <, 1000);
-  CHECK_CONTAINS(ev.text, "loaded echo echo.so");
+  h_copy_plugin("echo.so", f.dir, NULL);
+  CHECK(wait_event(&f, "loaded echo echo.so", 3000));
+  CHECK_INT(h_now_ms() - t0, <, 1000);
+  CHECK(pt_loader_find(f.k, "echo") != NULL);
 
   /* A broken file dropped in is refused and reported, nothing else. */
-  h_write_file(dir, "junk.so", "not elf", 7, 0755);
-  t0 = h_now_ms();
-  while (!strstr(ev.text, "refused - junk.so") && h_now_ms() - t0 < 3000)
-    pt_kernel_spin(k, 5);
-  CHECK_CONTAINS(ev.text, "refused - junk.so: not a loadable shared object");
-  CHECK(pt_loader_find(k, "echo") != NULL);
-  pt_kernel_free(k);
-  h_rmtree(dir);
-  free(dir);
+  h_write_file(f.dir, "junk.so", "not elf", 7, 0755);
+  CHECK(wait_event(&f, "refused - junk.so: not a loadable shared object",
+                   3000));
+  CHECK(pt_loader_find(f.k, "echo") != NULL);
+  h_fixture_stop(&f);
 }
 
 static void removing_a_plugin_cancels_its_operations_before_unloading(void)
 {
-  char *dir = h_tempdir();
-  h_copy_plugin("echo.so", dir, NULL);
-  h_copy_plugin("probe.so", dir, NULL);
-  h_events ev = { 0 };
-  const char *dirs[] = { dir };
-  pt_kernel_options o = h_options(dirs, &ev, NULL);
-  o.watch = 1;
-  pt_kernel *k = h_kernel(&o);
-
-  chat_log c = { .trace = &ev };
-  pt_op_sink sink = { .on_event = on_chat_event, .ud = &c };
-  CHECK_INT(pt_op_chat(k, "test_echo", PT_STR_LIT("hang"), NULL, &sink, NULL),
-            ==, PT_OK);
-  tool_log t = { 0 };
-  pt_op_sink tsink = { .on_done = on_tool_done, .ud = &t };
-  CHECK_INT(pt_op_tool(k, "test_sleep", PT_STR_LIT("{\"ms\":60000}"), NULL,
+  h_fixture f;
+  h_fixture_start(&f, ECHO_AND_PROBE, 1, NULL);
+  h_chat c = { .trace = &f.ev };
+  pt_op_sink sink = { .on_event = h_on_chat_event, .ud = &c };
+  CHECK_INT(pt_op_chat(f.k, "test_echo", PT_STR_LIT("hang"), NULL, &sink,
+                       NULL), ==, PT_OK);
+  h_tool t = { 0 };
+  pt_op_sink tsink = { .on_done = h_on_tool_done, .ud = &t };
+  CHECK_INT(pt_op_tool(f.k, "test_sleep", PT_STR_LIT("{\"ms\":60000}"), NULL,
                        &tsink, NULL), ==, PT_OK);
-  pt_kernel_spin(k, 30);
+  pt_kernel_spin(f.k, 30);
 
-  char path[4096];
-  snprintf(path, sizeof path, "%s/echo.so", dir);
-  unlink(path);
-  snprintf(path, sizeof path, "%s/probe.so", dir);
-  unlink(path);
-  uint64_t t0 = h_now_ms();
-  while ((pt_loader_find(k, "echo") || pt_loader_find(k, "probe")) &&
-         h_now_ms() - t0 < 5000)
-    pt_kernel_spin(k, 5);
-
-  CHECK(pt_loader_find(k, "echo") == NULL);
-  CHECK(pt_loader_find(k, "probe") == NULL);
+  remove_plugin_file(&f, "echo.so");
+  remove_plugin_file(&f, "probe.so");
+  CHECK(wait_event(&f, "unloaded echo", 5000));
+  CHECK(wait_event(&f, "unloaded probe", 5000));
+  CHECK(pt_loader_find(f.k, "echo") == NULL);
+  CHECK(pt_loader_find(f.k, "probe") == NULL);
   CHECK_INT(c.done, ==, 1);
   CHECK_INT(c.stop, ==, PT_STOP_CANCELLED);
   CHECK_INT(t.done, ==, 1);
   CHECK_INT(t.status, ==, PT_ECANCELED);
   /* The operation ended before the code went away. */
-  const char *done = strstr(ev.text, "done ECANCELED");
-  const char *gone = strstr(ev.text, "unloaded echo");
+  const char *done = strstr(f.ev.text, "done ECANCELED");
+  const char *gone = strstr(f.ev.text, "unloaded echo");
   CHECK(done && gone && done < gone);
-  CHECK(pt_registry_provider(&k->registry, "test_echo") == NULL);
-  pt_kernel_free(k);
-  h_rmtree(dir);
-  free(dir);
+  CHECK(pt_registry_provider(&f.k->registry, "test_echo") == NULL);
+  h_fixture_stop(&f);
 }
 
 static void replacing_a_plugin_reloads_it_after_its_work_drains(void)
 {
-  char *dir = h_tempdir();
-  h_copy_plugin("echo.so", dir, NULL);
-  h_events ev = { 0 };
-  const char *dirs[] = { dir };
-  pt_kernel_options o = h_options(dirs, &ev, NULL);
-  o.watch = 1;
-  pt_kernel *k = h_kernel(&o);
-  pt_host *old = pt_loader_find(k, "echo");
-
-  chat_log c = { .trace = &ev };
-  pt_op_sink sink = { .on_event = on_chat_event, .ud = &c };
-  CHECK_INT(pt_op_chat(k, "test_echo", PT_STR_LIT("hang"), NULL, &sink, NULL),
-            ==, PT_OK);
-  pt_kernel_spin(k, 20);
-  h_copy_plugin("echo.so", dir, NULL); /* a new file (inode) at the path */
-
-  uint64_t t0 = h_now_ms();
-  while (!strstr(ev.text, "loaded echo echo.so: 1.0.0\nunloaded") &&
-         !(strstr(ev.text, "unloaded echo") &&
-           strstr(strstr(ev.text, "unloaded echo"), "loaded echo")) &&
-         h_now_ms() - t0 < 5000)
-    pt_kernel_spin(k, 5);
-  const char *done = strstr(ev.text, "done ECANCELED");
-  const char *gone = strstr(ev.text, "unloaded echo");
-  const char *back = gone ? strstr(gone + 1, "loaded echo") : NULL;
-  CHECK(done && gone && back && done < gone && gone < back);
-  pt_host *now = pt_loader_find(k, "echo");
-  CHECK(now != NULL);
-
-  chat_log c2 = { 0 };
-  sink.ud = &c2;
-  CHECK_INT(pt_op_chat(k, "test_echo", PT_STR_LIT("new code"), NULL, &sink,
+  h_fixture f;
+  h_fixture_start(&f, ONLY_ECHO, 1, NULL);
+  h_chat c = { .trace = &f.ev };
+  pt_op_sink sink = { .on_event = h_on_chat_event, .ud = &c };
+  CHECK_INT(pt_op_chat(f.k, "test_echo", PT_STR_LIT("hang"), NULL, &sink,
                        NULL), ==, PT_OK);
-  h_run_until(k, &c2.done, 5000);
+  pt_kernel_spin(f.k, 20);
+  h_copy_plugin("echo.so", f.dir, NULL); /* a new file (inode) at the path */
+
+  CHECK(wait_event(&f, "unloaded echo", 5000));
+  const char *gone = strstr(f.ev.text, "unloaded echo");
+  uint64_t t0 = h_now_ms();
+  while (!strstr(gone, "loaded echo echo.so") && h_now_ms() - t0 < 5000)
+    pt_kernel_spin(f.k, 5);
+  const char *done = strstr(f.ev.text, "done ECANCELED");
+  const char *back = strstr(gone, "loaded echo echo.so");
+  CHECK(done && back && done < gone);
+  CHECK(pt_loader_find(f.k, "echo") != NULL);
+
+  h_chat c2 = { 0 };
+  sink.ud = &c2;
+  CHECK_INT(pt_op_chat(f.k, "test_echo", PT_STR_LIT("new code"), NULL, &sink,
+                       NULL), ==, PT_OK);
+  h_run_until(f.k, &c2.done, 5000);
   CHECK_STR(c2.text, "new code");
-  (void)old;
-  pt_kernel_free(k);
-  h_rmtree(dir);
-  free(dir);
+  h_fixture_stop(&f);
 }
 
 static void stopping_the_kernel_completes_operations_in_flight(void)
 {
-  char *dir = h_tempdir();
-  h_copy_plugin("echo.so", dir, NULL);
-  const char *dirs[] = { dir };
-  pt_kernel_options o = h_options(dirs, NULL, NULL);
-  pt_kernel *k = h_kernel(&o);
-  chat_log c = { 0 };
-  pt_op_sink sink = { .on_event = on_chat_event, .ud = &c };
-  CHECK_INT(pt_op_chat(k, "test_echo", PT_STR_LIT("hang"), NULL, &sink, NULL),
-            ==, PT_OK);
-  pt_kernel_free(k);
+  h_fixture f;
+  h_fixture_start(&f, ONLY_ECHO, 0, NULL);
+  h_chat c = { 0 };
+  pt_op_sink sink = { .on_event = h_on_chat_event, .ud = &c };
+  CHECK_INT(pt_op_chat(f.k, "test_echo", PT_STR_LIT("hang"), NULL, &sink,
+                       NULL), ==, PT_OK);
+  h_fixture_stop(&f);
   CHECK_INT(c.done, ==, 1);
   CHECK_INT(c.status, ==, PT_ECANCELED);
-  h_rmtree(dir);
-  free(dir);
 }
 
 int main(void)

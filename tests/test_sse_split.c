@@ -7,98 +7,48 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "feed_cuts.h"
 #include "sse_split.h"
-
-/* Every event, serialized with lengths so that no byte is ambiguous, into
- * a memory stream: rec_close() returns the text, which the caller frees. */
-typedef struct rec {
-  FILE *f;
-  char *s;
-  size_t len;
-  int events;
-  int stop_at; /* return PT_ECANCELED from this one on (1-based); 0: never */
-} rec;
-
-static void rec_open(rec *r, int stop_at)
-{
-  *r = (rec){ .stop_at = stop_at };
-  r->f = open_memstream(&r->s, &r->len);
-  if (!r->f) abort();
-}
-
-static char *rec_close(rec *r)
-{
-  fclose(r->f);
-  return r->s;
-}
 
 static int32_t on_event(void *ud, const pt_sse_event *ev)
 {
-  rec *r = ud;
-  r->events++;
+  cut_rec *r = ud;
   fprintf(r->f, "[%zu:%.*s|%zu:%.*s|%zu:%.*s|%lld]\n", ev->event.len,
           (int)ev->event.len, ev->event.ptr, ev->data.len, (int)ev->data.len,
           ev->data.ptr, ev->id.len, (int)ev->id.len, ev->id.ptr,
           (long long)ev->retry_ms);
-  return r->stop_at && r->events >= r->stop_at ? PT_ECANCELED : PT_OK;
+  return cut_rec_item(r);
 }
 
-/* A piece of at most `left` bytes, from xorshift64 state `x`: mostly 1 to
- * 4 bytes, so CRLFs and UTF-8 sequences get cut; some empty, some long. */
-static size_t random_chunk(uint64_t *x, size_t left)
+static void *sse_open(cut_rec *r, size_t max)
 {
-  *x ^= *x << 13;
-  *x ^= *x >> 7;
-  *x ^= *x << 17;
-  uint64_t r = *x >> 8, n;
-  switch (*x % 10) {
-  case 0: n = 0; break;
-  case 1: n = r % (left + 1); break;
-  case 2: case 3: n = 1 + r % 32; break;
-  default: n = 1 + r % 4; break;
-  }
-  return n < left ? (size_t)n : left;
+  return pt_sse_new(on_event, r, max);
 }
 
-enum { WHOLE, BYTES, RANDOM };
-
-/* Parse `in` fed as the mode says; the events and the final code, as text.
- * The caller frees the result. */
-static char *parse(const char *in, size_t len, size_t max, int mode,
-                   uint64_t *rng, int stop_at)
+static int32_t sse_feed(void *p, const char *bytes, size_t len)
 {
-  rec r;
-  rec_open(&r, stop_at);
-  pt_sse *s = pt_sse_new(on_event, &r, max);
-  int32_t rc = PT_OK;
-  size_t off = 0;
-  while (rc == PT_OK && off < len) {
-    size_t n = mode == WHOLE   ? len
-               : mode == BYTES ? 1
-                               : random_chunk(rng, len - off);
-    rc = pt_sse_feed(s, in + off, n);
-    off += n;
-  }
-  if (rc == PT_OK) rc = pt_sse_end(s);
-  fprintf(r.f, "rc=%s", pt_errname(rc));
-  pt_sse_free(s);
-  return rec_close(&r);
+  return pt_sse_feed(p, bytes, len);
 }
 
-/* The key property: fed whole, byte by byte (which cuts every CRLF and
- * every UTF-8 sequence) and in `rounds` random cuts, `in` gives the same
- * text. Returns it for the caller to check and free. */
+static int32_t sse_end(void *p)
+{
+  return pt_sse_end(p);
+}
+
+static void sse_close(void *p)
+{
+  pt_sse_free(p);
+}
+
+static const cut_parser sse_parser = { sse_open, sse_feed, sse_end,
+                                       sse_close };
+
+/* Every event, serialized with lengths so that no byte is ambiguous, for
+ * every way of cutting `in` (see feed_cuts.h). The caller frees it. */
 static char *parse_all_cuts(const char *in, size_t len, size_t max,
                             int stop_at, int rounds)
 {
-  static uint64_t rng = 0x9E3779B97F4A7C15u; /* fixed: failures replay */
-  char *whole = parse(in, len, max, WHOLE, NULL, stop_at);
-  for (int i = -1; i < rounds; i++) {
-    char *got = parse(in, len, max, i < 0 ? BYTES : RANDOM, &rng, stop_at);
-    CHECK_STR(got, whole);
-    free(got);
-  }
-  return whole;
+  return cut_parse_all(&sse_parser, in, len, max, stop_at, rounds);
 }
 
 static void check_parse_n(const char *in, size_t len, size_t max,
@@ -329,17 +279,17 @@ static void endless_line_fails_without_buffering_it(void)
 
 static void callback_error_stops_the_feed(void)
 {
-  rec r;
-  rec_open(&r, 2);
+  cut_rec r;
+  cut_rec_open(&r, 2);
   pt_sse *s = pt_sse_new(on_event, &r, 0);
   CHECK_INT(pt_sse_feed(s, "data: 1\n\ndata: 2\n\ndata: 3\n\n", 27), ==,
             PT_ECANCELED);
-  CHECK_INT(r.events, ==, 2);
+  CHECK_INT(r.items, ==, 2);
   CHECK_INT(pt_sse_feed(s, "data: 4\n\n", 9), ==, PT_ECANCELED);
   CHECK_INT(pt_sse_end(s), ==, PT_ECANCELED);
-  CHECK_INT(r.events, ==, 2);
+  CHECK_INT(r.items, ==, 2);
   pt_sse_free(s);
-  free(rec_close(&r));
+  free(cut_rec_close(&r));
 }
 
 /* A provider's usual traffic: a flood of small events in network-sized

@@ -146,3 +146,68 @@ int h_run_until(pt_kernel *k, const int *flag, uint64_t ms)
   while (!*flag && h_now_ms() < deadline) pt_kernel_spin(k, 5);
   return *flag;
 }
+
+void h_fixture_prepare(h_fixture *f, const char *const *plugins)
+{
+  memset(f, 0, sizeof *f);
+  f->dir = h_tempdir();
+  for (size_t i = 0; plugins && plugins[i]; i++)
+    h_copy_plugin(plugins[i], f->dir, NULL);
+  f->dirs[0] = f->dir;
+}
+
+void h_fixture_boot(h_fixture *f, int watch, const char *config_path)
+{
+  f->o = h_options(f->dirs, &f->ev, config_path);
+  f->o.watch = watch;
+  f->k = h_kernel(&f->o);
+}
+
+void h_fixture_start(h_fixture *f, const char *const *plugins, int watch,
+                     const char *config_path)
+{
+  h_fixture_prepare(f, plugins);
+  h_fixture_boot(f, watch, config_path);
+}
+
+void h_fixture_stop(h_fixture *f)
+{
+  pt_kernel_free(f->k);
+  h_rmtree(f->dir);
+  free(f->dir);
+  memset(f, 0, sizeof *f);
+}
+
+static void trace_done(h_events *t, int32_t status)
+{
+  if (!t) return;
+  int n = snprintf(t->text + t->len, sizeof t->text - t->len, "done %s\n",
+                   pt_errname(status));
+  if (n > 0 && (size_t)n < sizeof t->text - t->len) t->len += (size_t)n;
+}
+
+void h_on_chat_event(void *ud, const pt_chat_event *ev)
+{
+  h_chat *c = ud;
+  if (ev->kind == PT_EV_TEXT && c->len + ev->text.len < sizeof c->text) {
+    memcpy(c->text + c->len, ev->text.ptr, ev->text.len);
+    c->len += ev->text.len;
+    c->text[c->len] = '\0';
+  } else if (ev->kind == PT_EV_USAGE) {
+    c->out_tokens = ev->output_tokens;
+  } else if (ev->kind == PT_EV_DONE) {
+    c->done++;
+    c->status = ev->status;
+    c->stop = ev->stop;
+    trace_done(c->trace, ev->status);
+  }
+}
+
+void h_on_tool_done(void *ud, int32_t status, pt_str result)
+{
+  h_tool *t = ud;
+  t->done++;
+  t->status = status;
+  snprintf(t->result, sizeof t->result, "%.*s", (int)result.len, result.ptr);
+  trace_done(t->trace, status);
+}

@@ -41,6 +41,54 @@ pt_kernel_options h_options(const char **dir, h_events *ev,
 /* Start a kernel or abort with the error. */
 pt_kernel *h_kernel(const pt_kernel_options *o);
 
+/* A kernel over a fresh plugin folder: the common shape of a test case.
+ * Lives where the test put it (the options point into it). */
+typedef struct h_fixture {
+  char *dir;               /* owned temp folder holding the plugins */
+  const char *dirs[1];
+  h_events ev;
+  pt_kernel_options o;
+  pt_kernel *k;
+} h_fixture;
+
+/* Copy the NULL-terminated list of test plugins (may be NULL) into a new
+ * folder, f->dir, where the test may add more before booting. */
+void h_fixture_prepare(h_fixture *f, const char *const *plugins);
+
+/* Start a kernel on f->dir (watching it when `watch`), with `config_path`
+ * (NULL: an empty config). */
+void h_fixture_boot(h_fixture *f, int watch, const char *config_path);
+
+/* h_fixture_prepare, then h_fixture_boot. */
+void h_fixture_start(h_fixture *f, const char *const *plugins, int watch,
+                     const char *config_path);
+
+/* Free the kernel (stopping what runs), the folder and the fixture. */
+void h_fixture_stop(h_fixture *f);
+
+/* What one chat reported: the text, the usage, and its one DONE. */
+typedef struct h_chat {
+  char text[4096];
+  size_t len;
+  int done;
+  int32_t status;
+  uint32_t stop;
+  uint64_t out_tokens;
+  h_events *trace;   /* when set, "done <ERRNAME>" is appended there */
+} h_chat;
+
+/* A tool call's or model listing's completion. */
+typedef struct h_tool {
+  int done;
+  int32_t status;
+  char result[4096];
+  h_events *trace;   /* when set, "done <ERRNAME>" is appended there */
+} h_tool;
+
+/* Sinks for pt_op_chat / pt_op_tool that record into an h_chat / h_tool. */
+void h_on_chat_event(void *ud, const pt_chat_event *ev);
+void h_on_tool_done(void *ud, int32_t status, pt_str result);
+
 /* Run k's loop until *flag becomes nonzero or `ms` pass. Returns *flag. */
 int h_run_until(pt_kernel *k, const int *flag, uint64_t ms);
 
