@@ -187,7 +187,7 @@ static int32_t api_post(pt_host *h, void (*fn)(void *ud), void *ud)
   if (!p) return PT_ENOMEM;
   *p = (struct pt_post){ h, fn, ud, NULL };
   uv_mutex_lock(&k->post_lock);
-  if (h->state == PT_PLUGIN_FINI || k->post_closed) {
+  if (h->state >= PT_PLUGIN_FINI || k->post_closed) {
     uv_mutex_unlock(&k->post_lock);
     free(p);
     return PT_ESHUTDOWN;
@@ -247,7 +247,7 @@ static int32_t api_timer_start(pt_timer *t, uint64_t timeout_ms,
                                uint64_t repeat_ms)
 {
   if (!t) return PT_EINVAL;
-  if (t->h->state == PT_PLUGIN_FINI) return PT_ESHUTDOWN;
+  if (t->h->state >= PT_PLUGIN_FINI) return PT_ESHUTDOWN;
   return uv_timer_start(&t->handle, on_timer, timeout_ms, repeat_ms) == 0
              ? PT_OK
              : PT_EINVAL;
@@ -294,7 +294,7 @@ static int32_t api_queue_work(pt_host *h, void (*work)(void *ud),
                               void (*done)(void *ud, int32_t status), void *ud)
 {
   if (!h || !work) return PT_EINVAL;
-  if (h->state >= PT_PLUGIN_DRAINING) return PT_ESHUTDOWN;
+  if (h->state >= PT_PLUGIN_FINI || h->services_cancelled) return PT_ESHUTDOWN;
   struct pt_host_work *w = calloc(1, sizeof *w);
   if (!w) return PT_ENOMEM;
   w->req.data = w;
@@ -400,7 +400,7 @@ static int32_t api_http_start(pt_host *h, const pt_http_request *req,
                               pt_http **out)
 {
   if (!h || !req || !out) return PT_EINVAL;
-  if (h->state >= PT_PLUGIN_DRAINING) return PT_ESHUTDOWN;
+  if (h->state >= PT_PLUGIN_FINI || h->services_cancelled) return PT_ESHUTDOWN;
   struct pt_host_http *w = calloc(1, sizeof *w);
   if (!w) return PT_ENOMEM;
   size_t n = req->struct_size < sizeof w->req ? req->struct_size

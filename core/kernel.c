@@ -161,6 +161,8 @@ void pt_kernel_free(pt_kernel *k)
   if (!k) return;
   pt_kernel_stop(k);
   uv_run(&k->loop, UV_RUN_DEFAULT);
+  pt_loader_free_abandoned(k);
+  uv_run(&k->loop, UV_RUN_DEFAULT);
   if (uv_loop_close(&k->loop) == UV_EBUSY) {
     /* Something outlived the orderly stop (a plugin that never completed
      * an operation). Closing its handles is better than leaking the loop;

@@ -28,6 +28,7 @@ typedef struct pt_kernel_options {
   size_t plugin_dir_count;
   int no_default_plugins;           /* skip the user and bundled folders */
   int watch;                        /* load and unload as folders change */
+  uint64_t drain_timeout_ms;        /* 0: PT_DRAIN_TIMEOUT_MS */
   /* Called on the loop thread whenever a plugin is loaded, refused or
    * unloaded (for `portico plugins watch`); may be NULL. */
   void (*on_plugin_event)(void *ud, const char *what, const char *name,
@@ -58,6 +59,7 @@ struct pt_kernel {
   size_t search_path_count;
 
   pt_host *plugins;                 /* loaded, in load order */
+  pt_host *abandoned;               /* gave up on; freed with the kernel */
   pt_refusal *refusals;
   uint64_t next_op_id;
   int stopping;

@@ -393,6 +393,53 @@ static void finalize(pt_host *h)
   pt__kernel_plugin_gone(k);
 }
 
+/* The plugin had its time to end its cancelled operations and did not:
+ * end them for their callers, stop everything of it that could call back,
+ * and set it aside. Its code stays mapped, because what it still holds
+ * (threads, callbacks queued elsewhere) may run; it is freed with the
+ * kernel. */
+static void on_drain_timeout(uv_timer_t *t)
+{
+  pt_host *h = t->data;
+  pt_kernel *k = h->k;
+  if (h->state != PT_PLUGIN_DRAINING) return;
+  char why[512];
+  snprintf(why, sizeof why,
+           "plugin %s did not end %zu operation%s within %llu ms of being "
+           "asked to stop; they were ended for it. Report this to the "
+           "plugin's author",
+           h->desc->name, h->op_count, h->op_count == 1 ? "" : "s",
+           (unsigned long long)(k->opts.drain_timeout_ms
+                                    ? k->opts.drain_timeout_ms
+                                    : PT_DRAIN_TIMEOUT_MS));
+  pt_log_error("loader", "%s", why);
+  pt__ops_abandon_plugin(h, why);
+  if (!h->services_cancelled) {
+    h->services_cancelled = 1;
+    pt__host_cancel_services(h);
+  }
+  uv_mutex_lock(&k->post_lock);
+  h->state = PT_PLUGIN_ABANDONED;
+  uv_mutex_unlock(&k->post_lock);
+  uv_close((uv_handle_t *)h->drain_timer, on_drain_timer_closed);
+  h->drain_timer = NULL;
+  unlink_plugin(k, h);
+  h->next = k->abandoned;
+  k->abandoned = h;
+  notify(k, "abandoned", h->desc->name, h->path, why);
+  pt__kernel_plugin_gone(k);
+}
+
+void pt_loader_free_abandoned(pt_kernel *k)
+{
+  while (k->abandoned) {
+    pt_host *h = k->abandoned;
+    k->abandoned = h->next;
+    pt__ops_free_plugin(h);
+    free_host(h);
+  }
+}
+
 static void on_drain_timer(uv_timer_t *t)
 {
   pt_host *h = t->data;
@@ -424,6 +471,10 @@ void pt_loader_unload(pt_host *h)
   }
   uv_timer_init(&h->k->loop, h->drain_timer);
   h->drain_timer->data = h;
+  uv_timer_start(h->drain_timer, on_drain_timeout,
+                 h->k->opts.drain_timeout_ms ? h->k->opts.drain_timeout_ms
+                                             : PT_DRAIN_TIMEOUT_MS,
+                 0);
   h->state = PT_PLUGIN_DRAINING;
   pt_registry_remove_plugin(&h->k->registry, h);
   pt_log_debug("loader", "unloading plugin %s: %zu operations in flight",

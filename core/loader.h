@@ -39,6 +39,10 @@ void pt_loader_unload_all(pt_kernel *k);
 /* A loaded (or draining) plugin by descriptor name, or NULL. */
 pt_host *pt_loader_find(pt_kernel *k, const char *name);
 
+/* Free the plugins given up on (see PT_PLUGIN_ABANDONED); after the loop
+ * has stopped running their handles. */
+void pt_loader_free_abandoned(pt_kernel *k);
+
 /* Free every refusal record. */
 void pt_loader_free_refusals(pt_kernel *k);
 

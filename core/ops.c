@@ -187,6 +187,32 @@ void pt__ops_cancel_plugin(pt_host *h)
   }
 }
 
+void pt__ops_abandon_plugin(pt_host *h, const char *why)
+{
+  pt_str msg = { why, strlen(why) };
+  for (pt_op_impl *op = h->ops; op; op = op->next) {
+    if (op->complete) continue;
+    op->complete = 1;
+    if (op->kind == OP_CHAT) {
+      pt_chat_event e = { .struct_size = sizeof e, .kind = PT_EV_DONE,
+                          .status = PT_ECANCELED, .stop = PT_STOP_CANCELLED,
+                          .text = msg };
+      op->sink.on_event(op->sink.ud, &e);
+    } else {
+      op->sink.on_done(op->sink.ud, PT_ECANCELED, PT_STR_LIT("null"));
+    }
+  }
+}
+
+void pt__ops_free_plugin(pt_host *h)
+{
+  while (h->ops) {
+    pt_op_impl *op = h->ops;
+    op_unlink(op);
+    op_free(op);
+  }
+}
+
 void pt__op_emit(pt_op *pub, const pt_chat_event *ev)
 {
   pt_op_impl *op = (pt_op_impl *)pub;

@@ -53,6 +53,16 @@ void pt_op_cancel(pt_op_impl *op);
 /* Ask every operation of plugin `h` to stop (used by unload). */
 void pt__ops_cancel_plugin(pt_host *h);
 
+/*
+ * End every operation of plugin `h` for its caller now, with PT_ECANCELED
+ * and `why` as the message, because the plugin did not end them after they
+ * were cancelled. The op structs stay allocated and marked complete, so
+ * whatever the plugin still does with them is ignored; pt__ops_free_plugin
+ * frees them with the kernel.
+ */
+void pt__ops_abandon_plugin(pt_host *h, const char *why);
+void pt__ops_free_plugin(pt_host *h);
+
 /* The host API entry points for plugins (see portico/plugin.h). */
 void pt__op_emit(pt_op *op, const pt_chat_event *ev);
 void pt__op_done(pt_op *op, int32_t status, pt_str result_json);

@@ -21,7 +21,10 @@ typedef enum pt_plugin_state {
   PT_PLUGIN_INIT,      /* inside init(): registrations allowed */
   PT_PLUGIN_ACTIVE,
   PT_PLUGIN_DRAINING,  /* unregistered; waiting for in-flight work */
-  PT_PLUGIN_FINI       /* inside fini() or being freed */
+  PT_PLUGIN_FINI,      /* inside fini() or being freed */
+  PT_PLUGIN_ABANDONED  /* did not drain in time: its operations were ended
+                          for their callers, its code stays mapped, and
+                          nothing of it is freed until the kernel is */
 } pt_plugin_state;
 
 typedef struct pt_registration {
@@ -89,6 +92,11 @@ void pt__host_maybe_drained(pt_host *h);
 /* Cancel what a draining plugin still has in flight that is not an
  * operation: HTTP requests, queued work, timers (defined in host_api.c). */
 void pt__host_cancel_services(pt_host *h);
+
+/* How long an unloading plugin may take to finish its operations after
+ * they were cancelled, unless the kernel options say otherwise. Short
+ * enough that a stop on SIGTERM still ends within five seconds. */
+#define PT_DRAIN_TIMEOUT_MS 3000
 
 /* Free the timers and kept strings of a plugin being freed. */
 void pt__host_free_services(pt_host *h);

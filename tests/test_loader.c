@@ -315,6 +315,31 @@ static void replacing_a_plugin_reloads_it_after_its_work_drains(void)
   h_fixture_stop(&f);
 }
 
+static void a_plugin_that_ignores_cancel_is_abandoned_after_a_deadline(void)
+{
+  h_fixture f;
+  h_fixture_start(&f, (const char *const[]){ "echo_stubborn.so", NULL }, 1,
+                  NULL);
+  f.k->opts.drain_timeout_ms = 200;
+  h_chat c = { .trace = &f.ev };
+  pt_op_sink sink = { .on_event = h_on_chat_event, .ud = &c };
+  CHECK_INT(pt_op_chat(f.k, "test_stubborn", PT_STR_LIT("hang"), NULL, &sink,
+                       NULL), ==, PT_OK);
+  pt_kernel_spin(f.k, 20);
+  remove_plugin_file(&f, "echo_stubborn.so");
+  CHECK(wait_event(&f, "abandoned stubborn", 5000));
+  CHECK_CONTAINS(f.ev.text, "did not end 1 operation within 200 ms");
+  CHECK_INT(c.done, ==, 1);
+  CHECK_INT(c.status, ==, PT_ECANCELED);
+  CHECK(pt_loader_find(f.k, "stubborn") == NULL);
+  CHECK(pt_registry_provider(&f.k->registry, "test_stubborn") == NULL);
+  /* The process goes on, and stops cleanly. */
+  uint64_t t0 = h_now_ms();
+  h_fixture_stop(&f);
+  CHECK_INT(h_now_ms() - t0, <, 2000);
+  CHECK_INT(c.done, ==, 1);
+}
+
 static void stopping_the_kernel_completes_operations_in_flight(void)
 {
   h_fixture f;
@@ -340,6 +365,7 @@ int main(void)
   RUN(a_plugin_dropped_into_a_watched_folder_loads_within_a_second);
   RUN(removing_a_plugin_cancels_its_operations_before_unloading);
   RUN(replacing_a_plugin_reloads_it_after_its_work_drains);
+  RUN(a_plugin_that_ignores_cancel_is_abandoned_after_a_deadline);
   RUN(stopping_the_kernel_completes_operations_in_flight);
   return check_report();
 }

@@ -4,7 +4,9 @@
  * The request text comes back in 4-byte TEXT events, one per timer tick
  * (plugins.<name>.interval_ms, default 2 ms), then USAGE and DONE. A request
  * starting with "hang" emits nothing until it is cancelled, which is how the
- * tests keep an operation in flight across an unload.
+ * tests keep an operation in flight across an unload. Built with
+ * ECHO_IGNORES_CANCEL it is a broken provider that never ends a cancelled
+ * chat, for the unload watchdog's test.
  */
 #include <portico/plugin.h>
 
@@ -83,6 +85,14 @@ static int32_t echo_chat(void *self, pt_op *op, pt_str request)
 
 static void echo_cancel(void *self, pt_op *op)
 {
+#ifdef ECHO_IGNORES_CANCEL
+  /* Kept reachable from a global: the host never unmaps a plugin it gave
+   * up on, so this is not a leak, only a stuck operation. */
+  static echo_op *stuck;
+  stuck = op->data;
+  (void)stuck;
+  return;
+#endif
   echo_op *e = op->data;
   if (!e) return;
   /* Complete on the next tick, never inside cancel(), like a real
