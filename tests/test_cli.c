@@ -130,6 +130,62 @@ static void listing_as_json_shows_loaded_and_refused(void)
   free(dir);
 }
 
+static const char *json_name(cJSON *item)
+{
+  return cJSON_GetStringValue(cJSON_GetObjectItem(item, "name"));
+}
+
+static void plugins_are_searched_in_the_documented_order(void)
+{
+  char *first = h_tempdir(), *env1 = h_tempdir(), *env2 = h_tempdir();
+  h_copy_plugin("echo.so", first, NULL);
+  h_copy_plugin("probe.so", env1, NULL);
+  h_copy_plugin("echo.so", env2, NULL); /* loses to --plugins */
+  char user[4200], cmd[4400];
+  snprintf(user, sizeof user, "%s/data/portico/plugins", home);
+  snprintf(cmd, sizeof cmd, "mkdir -p %s", user);
+  CHECK_INT(system(cmd), ==, 0);
+  h_copy_plugin("echo_stubborn.so", user, NULL);
+
+  char path_env[9000];
+  snprintf(path_env, sizeof path_env, "PORTICO_PLUGIN_PATH=%s:%s", env1, env2);
+  const char *env[] = { path_env, env_config, env_data, env_xdg_config, NULL };
+  const char *argv[] = { "--plugins", first, "plugins", "--json", NULL };
+  run_portico(&r, argv, env);
+  CHECK_INT(r.status, ==, 0);
+  cJSON *doc = cJSON_Parse(r.out);
+  cJSON *path = cJSON_GetObjectItem(doc, "search_path");
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(path, 0)), first);
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(path, 1)), env1);
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(path, 2)), env2);
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(path, 3)), user);
+  CHECK_CONTAINS(cJSON_GetStringValue(cJSON_GetArrayItem(path, 4)),
+                 "lib/portico/plugins");
+
+  cJSON *plugins = cJSON_GetObjectItem(doc, "plugins");
+  CHECK_INT(cJSON_GetArraySize(plugins), ==, 6);
+  CHECK_STR(json_name(cJSON_GetArrayItem(plugins, 0)), "echo");
+  CHECK_STR(json_name(cJSON_GetArrayItem(plugins, 1)), "probe");
+  CHECK_STR(json_name(cJSON_GetArrayItem(plugins, 2)), "stubborn");
+  CHECK_CONTAINS(cJSON_GetStringValue(cJSON_GetObjectItem(
+                     cJSON_GetArrayItem(plugins, 0), "path")),
+                 first);
+  cJSON *refused = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "refused"), 0);
+  CHECK_CONTAINS(cJSON_GetStringValue(cJSON_GetObjectItem(refused, "path")),
+                 env2);
+  CHECK_CONTAINS(cJSON_GetStringValue(cJSON_GetObjectItem(refused, "reason")),
+                 "a plugin named 'echo' is already loaded from");
+  cJSON_Delete(doc);
+  snprintf(cmd, sizeof cmd, "rm -rf %s/data", home);
+  CHECK_INT(system(cmd), ==, 0);
+  h_rmtree(first);
+  h_rmtree(env1);
+  h_rmtree(env2);
+  free(first);
+  free(env1);
+  free(env2);
+}
+
 static void a_broken_config_names_file_and_line(void)
 {
   char path[4200];
@@ -195,6 +251,7 @@ int main(void)
   RUN(wrong_words_are_usage_errors);
   RUN(bundled_plugins_are_listed);
   RUN(listing_as_json_shows_loaded_and_refused);
+  RUN(plugins_are_searched_in_the_documented_order);
   RUN(a_broken_config_names_file_and_line);
   RUN(watch_loads_a_dropped_plugin_and_stops_on_sigterm);
   h_rmtree(home);

@@ -88,7 +88,7 @@ static void echo_cancel(void *self, pt_op *op)
 #ifdef ECHO_IGNORES_CANCEL
   /* Kept reachable from a global: the host never unmaps a plugin it gave
    * up on, so this is not a leak, only a stuck operation. */
-  static echo_op *stuck;
+  static echo_op *volatile stuck;
   stuck = op->data;
   (void)stuck;
   return;
