@@ -529,6 +529,7 @@ int32_t pt_lua_dostring(lua_State *L, const char *code, size_t len,
 
 typedef struct file_reader {
   FILE *f;
+  int error; /* errno of a failed read; lua_load's allocations may clobber errno */
   char buf[4096];
 } file_reader;
 
@@ -537,6 +538,7 @@ static const char *read_chunk(lua_State *L, void *ud, size_t *size)
   (void)L;
   file_reader *r = ud;
   *size = fread(r->buf, 1, sizeof r->buf, r->f);
+  if (*size == 0 && ferror(r->f)) r->error = errno;
   return *size ? r->buf : NULL;
 }
 
@@ -546,13 +548,15 @@ int32_t pt_lua_dofile(lua_State *L, const char *path, int nresults, char *err,
                       size_t errlen)
 {
   file_reader r = { .f = fopen(path, "rb") };
-  char *chunkname = malloc(strlen(path) + 2);
-  int32_t rc = PT_OK;
   int first = r.f ? getc(r.f) : EOF;
   if (!r.f || ferror(r.f)) {
     set_err(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-    rc = PT_ENOENT;
-  } else if (!chunkname) {
+    if (r.f) fclose(r.f);
+    return PT_ENOENT;
+  }
+  char *chunkname = malloc(strlen(path) + 2);
+  int32_t rc;
+  if (!chunkname) {
     set_err(err, errlen, "%s: out of memory", path);
     rc = PT_ENOMEM;
   } else if (first == LUA_SIGNATURE[0]) {
@@ -564,15 +568,15 @@ int32_t pt_lua_dofile(lua_State *L, const char *path, int nresults, char *err,
     sandbox *sb = sandbox_of(L);
     if (sb->depth == 0) begin(sb);
     int status = lua_load(L, read_chunk, &r, chunkname, "t");
-    if (ferror(r.f)) {
-      set_err(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+    if (r.error) {
+      set_err(err, errlen, "%s: cannot read: %s", path, strerror(r.error));
       lua_pop(L, 1);
       rc = PT_ENOENT;
     } else {
       rc = call_loaded(L, status, path, nresults, err, errlen);
     }
   }
-  if (r.f) fclose(r.f);
+  fclose(r.f);
   free(chunkname);
   return rc;
 }
