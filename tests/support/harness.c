@@ -62,11 +62,12 @@ void h_write_file(const char *dir, const char *name, const void *data,
   if (rename(tmp, path) != 0) die("rename");
 }
 
-void h_copy_plugin(const char *name, const char *dir, const char *as)
+static void copy_from(const char *env, const char *name, const char *dir,
+                      const char *as)
 {
-  const char *from_dir = getenv("PORTICO_TEST_PLUGIN_DIR");
+  const char *from_dir = getenv(env);
   if (!from_dir) {
-    fprintf(stderr, "PORTICO_TEST_PLUGIN_DIR is not set; run through ctest\n");
+    fprintf(stderr, "%s is not set; run through ctest\n", env);
     abort();
   }
   char src[4096];
@@ -81,6 +82,24 @@ void h_copy_plugin(const char *name, const char *dir, const char *as)
   fclose(f);
   h_write_file(dir, as ? as : name, buf, (size_t)n, 0755);
   free(buf);
+}
+
+void h_copy_plugin(const char *name, const char *dir, const char *as)
+{
+  copy_from("PORTICO_TEST_PLUGIN_DIR", name, dir, as);
+}
+
+void h_copy_bundled(const char *name, const char *dir)
+{
+  copy_from("PORTICO_BUNDLED_PLUGIN_DIR", name, dir, NULL);
+}
+
+char *h_write_config(const char *dir, const char *lua)
+{
+  h_write_file(dir, "config.lua", lua, strlen(lua), 0644);
+  char path[4200];
+  snprintf(path, sizeof path, "%s/config.lua", dir);
+  return strdup(path);
 }
 
 static void on_event(void *ud, const char *what, const char *name,

@@ -22,6 +22,14 @@ void h_rmtree(const char *dir);
  * folder into `dir`, as `as` (or `name` when NULL). Aborts on failure. */
 void h_copy_plugin(const char *name, const char *dir, const char *as);
 
+/* Copy bundled plugin `name` (e.g. "claude.so") from the build's bundled
+ * plugin folder into `dir`. Aborts on failure. */
+void h_copy_bundled(const char *name, const char *dir);
+
+/* Write dir/config.lua with `lua` as its text; returns its path (caller
+ * frees). */
+char *h_write_config(const char *dir, const char *lua);
+
 /* Write `len` bytes to dir/name with `mode`. */
 void h_write_file(const char *dir, const char *name, const void *data,
                   size_t len, unsigned mode);
