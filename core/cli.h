@@ -45,5 +45,7 @@ extern const char pt_cli_global_help[];
 
 int pt_cli_version(const pt_cli *cli, int argc, char **argv);
 int pt_cli_plugins(const pt_cli *cli, int argc, char **argv);
+int pt_cli_chat(const pt_cli *cli, int argc, char **argv);
+int pt_cli_models(const pt_cli *cli, int argc, char **argv);
 
 #endif

@@ -27,6 +27,8 @@ static const char main_help[] =
     "A local-first AI agent runtime.\n"
     "\n"
     "Commands:\n"
+    "  chat [PROMPT]              stream a model's reply, or converse\n"
+    "  models                     the models each provider can reach\n"
     "  plugins [list|info|watch]  what the plugins provide, and why any\n"
     "                             plugin was refused\n"
     "  version                    print the version and plugin ABI\n"
@@ -116,6 +118,10 @@ int main(int argc, char **argv)
   } else if (strcmp(rest[0], "--version") == 0 ||
              strcmp(rest[0], "version") == 0) {
     status = pt_cli_version(&cli, nrest - 1, rest + 1);
+  } else if (strcmp(rest[0], "chat") == 0) {
+    status = pt_cli_chat(&cli, nrest - 1, rest + 1);
+  } else if (strcmp(rest[0], "models") == 0) {
+    status = pt_cli_models(&cli, nrest - 1, rest + 1);
   } else if (strcmp(rest[0], "plugins") == 0) {
     status = pt_cli_plugins(&cli, nrest - 1, rest + 1);
   } else {

@@ -3,7 +3,7 @@
  *
  * The request text comes back in 4-byte TEXT events, one per timer tick
  * (plugins.<name>.interval_ms, default 2 ms), then USAGE and DONE. A request
- * starting with "hang" emits nothing until it is cancelled, which is how the
+ * containing "hang" emits nothing until it is cancelled, which is how the
  * tests keep an operation in flight across an unload. Built with
  * ECHO_IGNORES_CANCEL it is a broken provider that never ends a cancelled
  * chat, for the unload watchdog's test.
@@ -77,7 +77,7 @@ static int32_t echo_chat(void *self, pt_op *op, pt_str request)
   memcpy(e->text, request.ptr, request.len);
   e->len = request.len;
   e->op = op;
-  e->hang = request.len >= 4 && memcmp(request.ptr, "hang", 4) == 0;
+  e->hang = memmem(request.ptr, request.len, "hang", 4) != NULL;
   op->data = e;
   api->timer_start(e->timer, interval_ms, interval_ms);
   return PT_OK;

@@ -1,0 +1,255 @@
+/*
+ * tests/test_cli_chat.c: `portico chat` and `portico models` as a person or
+ * a script uses them, through the real binary and the echo test provider
+ * (which streams its request back, so the output shows exactly what the
+ * provider was sent).
+ */
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "check.h"
+#include "harness.h"
+#include "run_cmd.h"
+
+static cmd_result r;
+static char *dir;          /* plugins: echo.so */
+static char *config;       /* config.lua with a price for echo-1 */
+static char env_config[4200];
+static const char *env[2];
+
+
+#define CHAT(...)                                                          \
+  do {                                                                     \
+    const char *argv_[] = { "--no-default-plugins", "--plugins", dir,      \
+                            __VA_ARGS__, NULL };                           \
+    run_portico(&r, argv_, env);                                           \
+  } while (0)
+
+static void a_prompt_streams_the_reply_to_stdout(void)
+{
+  CHAT("chat", "-m", "echo-1", "--system", "be brief", "hello", "there");
+  CHECK_INT(r.status, ==, 0);
+  CHECK_STR(r.out, "{\"model\":\"echo-1\",\"system\":\"be brief\",\"messages\":"
+                   "[{\"role\":\"user\",\"content\":\"hello there\"}]}\n");
+}
+
+static void json_prints_one_object_per_event(void)
+{
+  CHAT("chat", "--json", "-m", "echo-1", "hi");
+  CHECK_INT(r.status, ==, 0);
+  int texts = 0, usage = 0, done = 0;
+  char joined[4096] = "";
+  for (char *line = strtok(r.out, "\n"); line; line = strtok(NULL, "\n")) {
+    cJSON *o = cJSON_Parse(line);
+    CHECK(o != NULL);
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(o, "type"));
+    if (type && !strcmp(type, "text")) {
+      texts++;
+      strncat(joined, cJSON_GetStringValue(cJSON_GetObjectItem(o, "text")),
+              sizeof joined - strlen(joined) - 1);
+    } else if (type && !strcmp(type, "usage")) {
+      usage++;
+      /* 62 bytes in, 62 out, at 1 and 2 USD per million. */
+      CHECK_INT(cJSON_GetObjectItem(o, "output_tokens")->valuedouble, ==, 62);
+      double cost = cJSON_GetObjectItem(o, "cost_usd")->valuedouble;
+      CHECK(cost > 0.000185 && cost < 0.000187);
+    } else if (type && !strcmp(type, "done")) {
+      done++;
+      CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(o, "stop_reason")),
+                "end_turn");
+    }
+    cJSON_Delete(o);
+  }
+  CHECK_INT(texts, ==, 16);
+  CHECK_INT(usage, ==, 1);
+  CHECK_INT(done, ==, 1);
+  CHECK_STR(joined,
+            "{\"model\":\"echo-1\",\"messages\":[{\"role\":\"user\","
+            "\"content\":\"hi\"}]}");
+}
+
+static void piped_stdin_is_the_prompt(void)
+{
+  int in[2];
+  CHECK_INT(pipe(in), ==, 0);
+  CHECK_INT(write(in[1], "from a pipe\n", 12), ==, 12);
+  close(in[1]);
+  int saved = dup(0);
+  dup2(in[0], 0);
+  close(in[0]);
+  /* run_portico gives the child /dev/null; run this one by hand. */
+  char *bin = getenv("PORTICO_BIN");
+  int out[2];
+  CHECK_INT(pipe(out), ==, 0);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_addclose(&fa, out[0]);
+  char *argv[] = { bin, "--config", config, "--no-default-plugins",
+                   "--plugins", dir, "chat", "-m", "echo-1", NULL };
+  pid_t pid;
+  CHECK_INT(posix_spawn(&pid, bin, &fa, NULL, argv, NULL), ==, 0);
+  posix_spawn_file_actions_destroy(&fa);
+  close(out[1]);
+  dup2(saved, 0);
+  close(saved);
+  char buf[4096] = "";
+  read_until(out[0], buf, sizeof buf, "}\n", 10000);
+  int status;
+  waitpid(pid, &status, 0);
+  close(out[0]);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  CHECK_CONTAINS(buf, "\"content\":\"from a pipe\\n\"");
+}
+
+static void undecided_or_unknown_provider_is_one_clear_line(void)
+{
+  const char *argv[] = { "--no-default-plugins", "chat", "hi", NULL };
+  run_portico(&r, argv, env);
+  CHECK_INT(r.status, ==, 1);
+  CHECK_CONTAINS(r.err, "which provider? pass --provider NAME");
+  CHAT("chat", "-p", "nosuch", "-m", "x", "hi");
+  CHECK_INT(r.status, ==, 1);
+  CHECK_CONTAINS(r.err, "no provider named 'nosuch' is loaded");
+  CHAT("chat", "hi");
+  CHECK_INT(r.status, ==, 1);
+  CHECK_CONTAINS(r.err, "which model? pass --model MODEL");
+}
+
+static void ctrl_c_cancels_the_reply(void)
+{
+  const char *argv[] = { "--no-default-plugins", "--plugins", dir, "chat",
+                         "-m", "echo-1", "hang", NULL };
+  int fd;
+  pid_t pid = start_portico(argv, env, &fd);
+  usleep(300 * 1000); /* the reply is hanging by now */
+  kill(pid, SIGINT);
+  int status = -1;
+  for (int i = 0; i < 500 && waitpid(pid, &status, WNOHANG) == 0; i++)
+    usleep(10000);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 130);
+  close(fd);
+}
+
+/* Read from the terminal until `want` appears after *mark; move *mark past
+ * it. Output arrives in arbitrary pieces, so a match may already be in the
+ * buffer from an earlier read. */
+static int expect(int fd, char *buf, size_t cap, size_t *mark,
+                  const char *want)
+{
+  uint64_t t0 = h_now_ms();
+  for (;;) {
+    char *hit = strstr(buf + *mark, want);
+    if (hit) {
+      *mark = (size_t)(hit - buf) + strlen(want);
+      return 1;
+    }
+    size_t len = strlen(buf);
+    if (len + 1 >= cap || h_now_ms() - t0 > 10000) return 0;
+    struct pollfd p = { fd, POLLIN, 0 };
+    if (poll(&p, 1, 100) <= 0) continue;
+    ssize_t got = read(fd, buf + len, cap - 1 - len);
+    if (got <= 0) return 0;
+    buf[len + (size_t)got] = '\0';
+  }
+}
+
+/* Type at the prompt the way a person does: after it appeared and the
+ * line editor has put the terminal in its mode (which may flush input
+ * typed before). */
+static void type(int fd, const char *text)
+{
+  usleep(150 * 1000);
+  CHECK_INT(write(fd, text, strlen(text)), ==, (long long)strlen(text));
+}
+
+static void the_repl_keeps_the_conversation(void)
+{
+  int master = posix_openpt(O_RDWR | O_NOCTTY);
+  CHECK(master >= 0);
+  grantpt(master);
+  unlockpt(master);
+  const char *slave_name = ptsname(master);
+  pid_t pid = fork();
+  if (pid == 0) {
+    setsid();
+    int slave = open(slave_name, O_RDWR);
+    dup2(slave, 0);
+    dup2(slave, 1);
+    dup2(slave, 2);
+    close(master);
+    char *bin = getenv("PORTICO_BIN");
+    execl(bin, bin, "--config", config, "--no-default-plugins", "--plugins",
+          dir, "chat", "-m", "echo-1", (char *)NULL);
+    _exit(127);
+  }
+  static char buf[65536];
+  size_t mark = 0;
+  buf[0] = '\0';
+  CHECK(expect(master, buf, sizeof buf, &mark, "> "));
+  type(master, "first\r");
+  CHECK(expect(master, buf, sizeof buf, &mark, "\"first\"}]}"));
+  CHECK(expect(master, buf, sizeof buf, &mark, "> "));
+  type(master, "second\r");
+  /* The second request carries the first exchange. */
+  CHECK(expect(master, buf, sizeof buf, &mark,
+               "\"content\":\"first\"},{\"role\":\"assistant\""));
+  CHECK(expect(master, buf, sizeof buf, &mark, "\"second\"}]}"));
+  CHECK(expect(master, buf, sizeof buf, &mark, "> "));
+  type(master, "\x04");
+  int status = -1;
+  for (int i = 0; i < 500 && waitpid(pid, &status, WNOHANG) == 0; i++) {
+    char drain[1024];
+    struct pollfd p = { master, POLLIN, 0 };
+    if (poll(&p, 1, 10) > 0 && read(master, drain, sizeof drain) <= 0)
+      usleep(10000);
+  }
+  if (status == -1) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    fprintf(stderr, "  the REPL did not leave on Ctrl-D; it printed:\n%s\n",
+            buf);
+  }
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  close(master);
+}
+
+static void models_lists_each_providers_models(void)
+{
+  CHAT("models");
+  CHECK_INT(r.status, ==, 0);
+  CHECK_CONTAINS(r.out, "test_echo  echo-1");
+  CHAT("models", "--json");
+  CHECK_CONTAINS(r.out, "\"provider\":\t\"test_echo\"");
+}
+
+int main(void)
+{
+  dir = h_tempdir();
+  h_copy_plugin("echo.so", dir, NULL);
+  config = h_write_config(dir, "return { prices = { ['echo-1'] = { input = 1, "
+                               "output = 2 } } }\n");
+  snprintf(env_config, sizeof env_config, "PORTICO_CONFIG=%s", config);
+  env[0] = env_config;
+  env[1] = NULL;
+  RUN(a_prompt_streams_the_reply_to_stdout);
+  RUN(json_prints_one_object_per_event);
+  RUN(piped_stdin_is_the_prompt);
+  RUN(undecided_or_unknown_provider_is_one_clear_line);
+  RUN(ctrl_c_cancels_the_reply);
+  RUN(the_repl_keeps_the_conversation);
+  RUN(models_lists_each_providers_models);
+  h_rmtree(dir);
+  free(dir);
+  free(config);
+  return check_report();
+}
