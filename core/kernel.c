@@ -10,6 +10,7 @@
 
 #include "loader.h"
 #include "log.h"
+#include "ops.h"
 #include "paths.h"
 #include "plugin_host.h"
 #include "plugin_watch.h"
@@ -173,6 +174,7 @@ void pt_kernel_free(pt_kernel *k)
     uv_loop_close(&k->loop);
   }
   uv_mutex_destroy(&k->post_lock);
+  pt__ops_free_completed(k);
   pt_loader_free_refusals(k);
   pt_registry_free(&k->registry);
   for (size_t i = 0; i < k->search_path_count; i++) free(k->search_path[i]);

@@ -29,6 +29,11 @@ typedef struct pt_kernel_options {
   int no_default_plugins;           /* skip the user and bundled folders */
   int watch;                        /* load and unload as folders change */
   uint64_t drain_timeout_ms;        /* 0: PT_DRAIN_TIMEOUT_MS */
+  /* Keep completed operations allocated until the kernel is freed, so
+   * that a plugin touching one after its completion is counted in
+   * op_violations instead of writing to freed memory (the provider
+   * checker runs plugins this way). */
+  int keep_completed_ops;
   /* Called on the loop thread whenever a plugin is loaded, refused or
    * unloaded (for `portico plugins watch`); may be NULL. */
   void (*on_plugin_event)(void *ud, const char *what, const char *name,
@@ -62,6 +67,8 @@ struct pt_kernel {
   pt_host *abandoned;               /* gave up on; freed with the kernel */
   pt_refusal *refusals;
   uint64_t next_op_id;
+  struct pt_op_impl *completed_ops; /* with keep_completed_ops */
+  uint64_t op_violations;           /* completion rules a plugin broke */
   int stopping;
   int stopped;                      /* shared services closed */
 

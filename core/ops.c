@@ -30,6 +30,7 @@ struct pt_op_impl {
   int complete;
   int cancel_requested;
   pt_op_impl *prev, *next;    /* plugin's list of ops in flight */
+  pt_op_impl *keep_next;      /* kernel's list of kept completed ops */
 };
 
 static void op_link(pt_op_impl *op)
@@ -57,13 +58,42 @@ static void op_free(pt_op_impl *op)
   free(op);
 }
 
-/* The op's last callback ran: release it unless its starter still runs. */
+/* The op's last callback ran: release it unless its starter still runs
+ * or the kernel keeps completed ops to catch late calls. */
 static void op_finish(pt_op_impl *op)
 {
   pt_host *h = op->plugin;
+  pt_kernel *k = h->k;
   op_unlink(op);
-  if (!op->starting) op_free(op);
+  if (k->opts.keep_completed_ops) {
+    op->keep_next = k->completed_ops;
+    k->completed_ops = op;
+  } else if (!op->starting) {
+    op_free(op);
+  }
   pt__host_maybe_drained(h);
+}
+
+void pt__ops_free_completed(pt_kernel *k)
+{
+  while (k->completed_ops) {
+    pt_op_impl *op = k->completed_ops;
+    k->completed_ops = op->keep_next;
+    op_free(op);
+  }
+}
+
+/* A plugin called emit/op_done on an op that had completed. Only seen
+ * with keep_completed_ops; otherwise the op is gone (and the sanitizers
+ * report the use after free). */
+static void late_call(pt_op_impl *op, const char *what)
+{
+  pt_kernel *k = op->plugin->k;
+  k->op_violations++;
+  pt_log_error(op->plugin->desc->name,
+               "%s on operation %llu after it had completed; a chat ends "
+               "with exactly one DONE and nothing after it",
+               what, (unsigned long long)op->pub.id);
 }
 
 static pt_op_impl *op_new(pt_kernel *k, op_kind kind, pt_host *plugin,
@@ -102,7 +132,7 @@ static int32_t op_start(pt_op_impl *op, int32_t (*start)(void *, pt_op *, pt_str
                   "completed operation %llu and then reported %s; "
                   "the completion stands",
                   (unsigned long long)op->pub.id, pt_errname(rc));
-    op_free(op);
+    if (!op->plugin->k->opts.keep_completed_ops) op_free(op);
     if (out) *out = NULL;
     return PT_OK;
   }
@@ -216,7 +246,11 @@ void pt__ops_free_plugin(pt_host *h)
 void pt__op_emit(pt_op *pub, const pt_chat_event *ev)
 {
   pt_op_impl *op = (pt_op_impl *)pub;
-  if (!op || !ev || op->complete) return;
+  if (!op || !ev) return;
+  if (op->complete) {
+    late_call(op, ev->kind == PT_EV_DONE ? "a second DONE" : "an event");
+    return;
+  }
   if (op->kind != OP_CHAT) {
     pt_log_warn(op->plugin->desc->name,
                 "emit() on operation %llu, which is not a chat; ignored",
@@ -245,7 +279,11 @@ void pt__op_emit(pt_op *pub, const pt_chat_event *ev)
 void pt__op_done(pt_op *pub, int32_t status, pt_str result_json)
 {
   pt_op_impl *op = (pt_op_impl *)pub;
-  if (!op || op->complete) return;
+  if (!op) return;
+  if (op->complete) {
+    late_call(op, "op_done()");
+    return;
+  }
   if (op->kind == OP_CHAT) {
     /* A chat must end with an event; turn the mistake into one. */
     pt_chat_event e = { .struct_size = sizeof e, .kind = PT_EV_DONE,

@@ -50,6 +50,9 @@ int32_t pt_op_models(pt_kernel *k, const char *provider_id,
 /* Ask the plugin to stop `op` early; it still completes through the sink. */
 void pt_op_cancel(pt_op_impl *op);
 
+/* Free the operations kept by keep_completed_ops (kernel teardown). */
+void pt__ops_free_completed(pt_kernel *k);
+
 /* Ask every operation of plugin `h` to stop (used by unload). */
 void pt__ops_cancel_plugin(pt_host *h);
 

@@ -6,7 +6,9 @@
  * containing "hang" emits nothing until it is cancelled, which is how the
  * tests keep an operation in flight across an unload. Built with
  * ECHO_IGNORES_CANCEL it is a broken provider that never ends a cancelled
- * chat, for the unload watchdog's test.
+ * chat, for the unload watchdog's test; with ECHO_DOUBLE_DONE, one that
+ * ends every chat twice, for the provider checker's test (run it only
+ * under the checker, which keeps completed operations alive).
  */
 #include <portico/plugin.h>
 
@@ -24,6 +26,17 @@ typedef struct echo_op {
   size_t len, pos;
   int hang;
 } echo_op;
+
+#ifdef ECHO_DOUBLE_DONE
+static pt_op *ended;
+
+static void end_again(pt_timer *t, void *ud)
+{
+  pt_chat_event ev = { .struct_size = sizeof ev, .kind = PT_EV_DONE };
+  api->timer_free(t);
+  api->emit(ud, &ev);
+}
+#endif
 
 static void finish(echo_op *e, int32_t status, uint32_t stop)
 {
@@ -44,6 +57,11 @@ static void finish(echo_op *e, int32_t status, uint32_t stop)
   free(e->text);
   free(e);
   api->emit(op, &ev);
+#ifdef ECHO_DOUBLE_DONE
+  ended = op;
+  pt_timer *again = api->timer_new(host, end_again, ended);
+  api->timer_start(again, 5, 0);
+#endif
 }
 
 static void on_tick(pt_timer *t, void *ud)
