@@ -7,7 +7,8 @@
  * are replaced by stubs that raise "X is not available in the sandbox", so a
  * script author learns why instead of reading "attempt to index a nil value".
  * Memory is counted by the allocator, CPU by a count hook that every
- * coroutine inherits (lua_newthread copies the hook). Not for: running
+ * coroutine inherits (lua_newthread copies the hook) and, inside string
+ * patterns, by the matcher's step count (lua_pattern.c). Not for: running
  * workflows or policies; those build on these states elsewhere.
  */
 #include "lua_sandbox.h"
@@ -23,6 +24,7 @@
 #include <lualib.h>
 
 #include "log.h"
+#include "lua_pattern.h"
 #include "portico/errors.h"
 
 #define DEFAULT_MAX_BYTES ((size_t)64 << 20)
@@ -105,6 +107,27 @@ static void on_count(lua_State *L, lua_Debug *ar)
                sb->max_instructions);
   }
   if (L != sb->main) *(void **)lua_getextraspace(L) = &hook_mark;
+  lua_pushstring(L, sb->cpu_msg);
+  lua_error(L);
+}
+
+/* Pattern matching runs in C, out of the count hook's sight (see
+ * lua_pattern.h), so the matcher reports its steps here: one step costs one
+ * instruction, and a script cannot outrun the budget by calling s:find in a
+ * loop under pcall. */
+static void on_pattern_steps(lua_State *L, uint64_t steps)
+{
+  sandbox *sb = sandbox_of(L);
+  if (!sb->cpu_hit) {
+    sb->spent += steps;
+    if (sb->spent <= sb->max_instructions) return;
+    sb->cpu_hit = 1;
+    luaL_where(L, 1);
+    snprintf(sb->cpu_msg, sizeof sb->cpu_msg,
+             "%sinstruction limit of %" PRIu64 " exceeded",
+             lua_tostring(L, -1), sb->max_instructions);
+    lua_pop(L, 1);
+  }
   lua_pushstring(L, sb->cpu_msg);
   lua_error(L);
 }
@@ -351,6 +374,7 @@ static int setup(lua_State *L)
   lua_getfield(L, -1, LUA_STRLIBNAME);
   lua_pushnil(L);
   lua_setfield(L, -2, "dump");
+  pt__lua_pattern_install(L, -1, 0, on_pattern_steps);
   lua_pop(L, 2);
 
   /* Hide the shared string metatable so getmetatable("").__index cannot be

@@ -6,8 +6,11 @@
  * load, plus string, table, math, utf8, coroutine and a reduced os (getenv,
  * time, clock, date). There is no io, no debug, no package/require, no
  * os.execute and no binary chunks. Memory is capped by the allocator and CPU
- * by an instruction-count hook; both failures raise ordinary Lua errors
- * that name the limit.
+ * by an instruction-count hook; string.find/match/gmatch/gsub are replaced
+ * by a matcher of our own (core/lua_pattern.c) that counts its backtracking
+ * steps against the same budget, since the stock one runs in C where the
+ * hook never fires. Every failure raises an ordinary Lua error that names
+ * the limit.
  */
 #ifndef PT_LUA_SANDBOX_H
 #define PT_LUA_SANDBOX_H
@@ -46,7 +49,9 @@ int32_t pt_lua_dostring(lua_State *L, const char *code, size_t len,
 /*
  * lua_pcall with a fresh instruction budget and a traceback-free message:
  * the function and its `nargs` arguments are on the stack. Same errors as
- * pt_lua_dofile.
+ * pt_lua_dofile. A call made from inside another one (a C function the
+ * script called) shares the outer call's budget, so nesting cannot reset
+ * it.
  */
 int32_t pt_lua_call(lua_State *L, int nargs, int nresults, char *err,
                     size_t errlen);

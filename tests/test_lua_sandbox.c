@@ -256,6 +256,27 @@ static void pcall_cannot_swallow_instruction_limit(void)
   pt_lua_close(L);
 }
 
+/* Pattern matching runs in C, where the count hook never fires; its steps
+ * are charged to the same budget, so neither one hostile call nor a pcall
+ * loop of calls that each stay under the per-call step cap can hang. */
+static void pattern_matching_hits_instruction_limit(void)
+{
+  lua_State *L = pt_lua_new(&small);
+  CHECK_INT(run(L, "return ('a'):rep(22):find(('a*'):rep(22) .. 'b')"), ==,
+            PT_ESCRIPT);
+  CHECK_STR(err, "t:1: instruction limit of 1000000 exceeded");
+  CHECK_INT(run(L, "local s, p = ('a'):rep(16), ('a*'):rep(16) .. 'b'\n"
+                   "while true do pcall(function() return s:find(p) end) end"),
+            ==, PT_ESCRIPT);
+  CHECK_STR(err, "t:2: instruction limit of 1000000 exceeded");
+  CHECK_INT(run(L, "for w in ('a'):rep(22):gmatch(('a*'):rep(22) .. 'b') do end"),
+            ==, PT_ESCRIPT);
+  CHECK_STR(err, "t:1: instruction limit of 1000000 exceeded");
+  CHECK_INT(run(L, "return (('a'):rep(1000):gsub('%w', '%0%0'))"), ==, PT_OK);
+  CHECK_INT(lua_rawlen(L, -1), ==, 2000);
+  pt_lua_close(L);
+}
+
 static void memory_bombs_hit_memory_limit(void)
 {
   static const char *const bombs[] = {
@@ -354,6 +375,7 @@ int main(void)
   RUN(infinite_loop_hits_instruction_limit);
   RUN(loop_in_coroutine_hits_instruction_limit);
   RUN(pcall_cannot_swallow_instruction_limit);
+  RUN(pattern_matching_hits_instruction_limit);
   RUN(memory_bombs_hit_memory_limit);
   RUN(caught_memory_error_leaves_state_usable);
   RUN(tiny_memory_limit_fails_cleanly);
