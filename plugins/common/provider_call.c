@@ -171,9 +171,8 @@ static void end_or_retry(pc_call *c, int32_t status, int retryable,
     uint64_t wait = pc_backoff_ms(c->attempt_no, c->base_ms, c->cap_ms,
                                   c->retry_after_ms, &c->rng);
     c->api->log(c->h, PT_LOG_INFO,
-                "%s: %s; trying again in %llu ms (attempt %d of %d)", c->name,
-                msg, (unsigned long long)wait, c->attempt_no + 1,
-                c->max_attempts);
+                "%s; trying again in %llu ms (attempt %d of %d)", msg,
+                (unsigned long long)wait, c->attempt_no + 1, c->max_attempts);
     drop_current(c);
     c->next = NEXT_RETRY;
     arm_timer(c, wait);
