@@ -1,8 +1,11 @@
 #!/bin/sh
-# Build a release binary and run every benchmark under bench/.
+# Build a release binary and run every benchmark under bench/:
+#   sh scripts/bench.sh [STARTUP_RUNS] [DELTAS]
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DPORTICO_TESTS=OFF >/dev/null
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-bench -j"$(nproc)" >/dev/null
 build-bench/bin/bench_startup build-bench/bin/portico "${1:-30}"
+echo
+build-bench/bin/bench_providers "${2:-100000}"
