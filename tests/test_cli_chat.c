@@ -111,6 +111,24 @@ static void piped_stdin_is_the_prompt(void)
   CHECK_CONTAINS(buf, "\"content\":\"from a pipe\\n\"");
 }
 
+static void provider_and_model_default_from_config(void)
+{
+  char *cfg = h_write_config(dir, "return { default_provider = 'test_echo', "
+                                  "default_model = 'echo-2' }\n");
+  char env_cfg[4200];
+  snprintf(env_cfg, sizeof env_cfg, "PORTICO_CONFIG=%s", cfg);
+  const char *e[] = { env_cfg, NULL };
+  const char *argv[] = { "--no-default-plugins", "--plugins", dir, "chat",
+                         "hi", NULL };
+  run_portico(&r, argv, e);
+  CHECK_INT(r.status, ==, 0);
+  CHECK_CONTAINS(r.out, "\"model\":\"echo-2\"");
+  free(cfg);
+  /* Put the shared config back for the other cases. */
+  free(h_write_config(dir, "return { prices = { ['echo-1'] = { input = 1, "
+                           "output = 2 } } }\n"));
+}
+
 static void undecided_or_unknown_provider_is_one_clear_line(void)
 {
   const char *argv[] = { "--no-default-plugins", "chat", "hi", NULL };
@@ -244,6 +262,7 @@ int main(void)
   RUN(a_prompt_streams_the_reply_to_stdout);
   RUN(json_prints_one_object_per_event);
   RUN(piped_stdin_is_the_prompt);
+  RUN(provider_and_model_default_from_config);
   RUN(undecided_or_unknown_provider_is_one_clear_line);
   RUN(ctrl_c_cancels_the_reply);
   RUN(the_repl_keeps_the_conversation);
