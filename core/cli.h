@@ -10,8 +10,10 @@
 #define PT_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "kernel.h"
+#include "store/store.h"
 
 enum { PT_EXIT_OK = 0, PT_EXIT_FAIL = 1, PT_EXIT_USAGE = 2 };
 
@@ -43,9 +45,27 @@ int pt_cli_usage_error(const char *command, const char *fmt, ...)
 /* The global options, for every command's --help. */
 extern const char pt_cli_global_help[];
 
+/*
+ * Open the data folder's store for a command that reads (write = 0) or
+ * changes it: read-write when possible (marking cut-off turns interrupted
+ * on the way), read-only when the file cannot be written and `write` is 0.
+ * PT_ENOENT with *out NULL when nothing was saved yet; other errors are
+ * printed. Caller owns *out: pt_store_close().
+ */
+int32_t pt_cli_store(const pt_cli *cli, int write, pt_store **out);
+
+/* Unix milliseconds as local "YYYY-MM-DD HH:MM". */
+void pt_cli_time(int64_t ms, char *buf, size_t len);
+
+/* A session as Markdown: `transcript` is {"session":…, "messages":…}
+ * (pt_store_session_get and pt_store_messages). */
+void pt_cli_export_markdown(const cJSON *transcript, FILE *out);
+
 int pt_cli_version(const pt_cli *cli, int argc, char **argv);
 int pt_cli_plugins(const pt_cli *cli, int argc, char **argv);
 int pt_cli_chat(const pt_cli *cli, int argc, char **argv);
 int pt_cli_models(const pt_cli *cli, int argc, char **argv);
+int pt_cli_sessions(const pt_cli *cli, int argc, char **argv);
+int pt_cli_usage(const pt_cli *cli, int argc, char **argv);
 
 #endif

@@ -12,6 +12,9 @@
  * Ctrl-C during a reply cancels it; a second Ctrl-C exits at once. The
  * agent engine will take over tool calls; until then a reply that asks for
  * a tool ends the turn and shows the call.
+ *
+ * Every chat is saved as a session (core/chat_record.h) unless --no-store;
+ * --session ID continues one, its messages sent again as the history.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +24,7 @@
 
 #include <editline/readline.h>
 
+#include "chat_record.h"
 #include "cli.h"
 #include "event_json.h"
 #include "ops.h"
@@ -30,7 +34,8 @@
 
 static const char chat_help[] =
     "usage: portico chat [-p|--provider NAME] [-m|--model MODEL]\n"
-    "                    [--system TEXT] [--max-tokens N] [--json] [PROMPT]\n"
+    "                    [--system TEXT] [--max-tokens N] [--json]\n"
+    "                    [--session ID | --no-store] [PROMPT]\n"
     "\n"
     "Stream a model's reply to PROMPT. Without PROMPT, read it from piped\n"
     "stdin, or on a terminal start a conversation (Ctrl-D to leave).\n"
@@ -41,7 +46,13 @@ static const char chat_help[] =
     "  -m, --model MODEL    model id (default: default_model in config.lua)\n"
     "  --system TEXT        system prompt\n"
     "  --max-tokens N       longest reply, in tokens\n"
-    "  --json               one JSON object per event on stdout\n"
+    "  --json               one JSON object per event on stdout, the first\n"
+    "                       naming the session: {\"type\":\"session\",\"id\":…}\n"
+    "  --session ID         continue a saved session (an id or its first\n"
+    "                       digits; 'portico sessions list' shows them);\n"
+    "                       its provider and model unless given\n"
+    "  --no-store           do not save this chat (by default every chat is\n"
+    "                       saved in the data folder's portico.db)\n"
     "\n"
     "Exit status: 0 when the model finished, 1 on an error (one line on\n"
     "stderr), 130 when cancelled.\n"
@@ -55,6 +66,9 @@ typedef struct chat {
   int stderr_tty;
   cJSON *messages;             /* the conversation so far */
   pt_price price;
+  pt_chat_record rec;          /* the saved session, when recording */
+  int recording;
+  int session_shown;           /* --json: the session line was printed */
 
   /* The turn in progress. */
   pt_op_impl *op;
@@ -104,9 +118,26 @@ static void keep_text(chat *c, pt_str t)
   c->reply[c->reply_len] = '\0';
 }
 
+/* Save first, then show: what the chat shows as finished is on disk. */
+static void record_event(chat *c, const pt_chat_event *ev)
+{
+  if (!c->recording) return;
+  if (ev->kind != PT_EV_DONE) {
+    pt_chat_record_event(&c->rec, ev);
+    return;
+  }
+  char error[1024] = "";
+  if (ev->status < 0 && ev->text.len)
+    snprintf(error, sizeof error, "%.*s", (int)ev->text.len, ev->text.ptr);
+  else if (ev->status < 0)
+    snprintf(error, sizeof error, "%s", pt_strerror(ev->status));
+  pt_chat_record_end(&c->rec, ev->status, ev->stop, error[0] ? error : NULL);
+}
+
 static void on_event(void *ud, const pt_chat_event *ev)
 {
   chat *c = ud;
+  record_event(c, ev);
   if (c->json) print_json_events(c, ev);
   switch (ev->kind) {
   case PT_EV_TEXT:
@@ -164,6 +195,9 @@ static void on_sigint(uv_signal_t *s, int signum)
   chat *c = s->data;
   if (++c->sigints > 1) {
     fputs("\n", stderr);
+    if (c->recording)
+      pt_chat_record_end(&c->rec, PT_ECANCELED, PT_STOP_CANCELLED,
+                         "Ctrl-C twice");
     _exit(EXIT_CANCELLED);
   }
   if (c->op) {
@@ -217,12 +251,23 @@ static int run_turn(chat *c)
   cJSON *req = build_request(c);
   char *text = cJSON_PrintUnformatted(req);
   cJSON_Delete(req);
+  if (c->recording) {
+    int n = cJSON_GetArraySize(c->messages);
+    pt_chat_record_begin(&c->rec, c->provider, c->model, &c->price,
+                         c->system, cJSON_GetArrayItem(c->messages, n - 1));
+    if (c->json && !c->session_shown && c->rec.session[0]) {
+      printf("{\"type\":\"session\",\"id\":\"%s\"}\n", c->rec.session);
+      c->session_shown = 1;
+    }
+  }
   pt_op_sink sink = { .on_event = on_event, .ud = c };
   int32_t rc = text ? pt_op_chat(c->k, c->provider,
                                  (pt_str){ text, strlen(text) }, NULL, &sink,
                                  &c->op)
                     : PT_ENOMEM;
   free(text);
+  if (rc < 0 && c->recording)
+    pt_chat_record_end(&c->rec, rc, PT_STOP_ERROR, pt_strerror(rc));
   if (rc == PT_ENOENT) {
     fprintf(stderr, "portico: no provider named '%s' is loaded; 'portico "
                     "plugins' lists them\n", c->provider);
@@ -235,7 +280,10 @@ static int run_turn(chat *c)
     return PT_EXIT_FAIL;
   }
   uv_signal_start(&c->sigint, on_sigint, SIGINT);
-  while (!c->done) uv_run(&c->k->loop, UV_RUN_ONCE);
+  while (!c->done) {
+    uv_run(&c->k->loop, UV_RUN_ONCE);
+    if (c->recording) pt_chat_record_flush(&c->rec);
+  }
   uv_signal_stop(&c->sigint);
 
   if (!c->json && c->reply_len && c->reply[c->reply_len - 1] != '\n')
@@ -251,6 +299,7 @@ static int run_turn(chat *c)
     return PT_EXIT_FAIL;
   }
   keep_reply(c);
+  if (c->recording && !pt_chat_record_ok(&c->rec)) return PT_EXIT_FAIL;
   if (!c->json && c->stop == PT_STOP_MAX_TOKENS)
     fputs("portico: the reply was cut at the token limit\n", stderr);
   return PT_EXIT_OK;
@@ -296,6 +345,10 @@ static int repl(chat *c)
     char *line = readline("> ");
     if (!line) {
       fputc('\n', stderr);
+      if (c->recording && c->rec.session[0])
+        fprintf(stderr, "portico: saved as session %s; 'portico chat "
+                        "--session %s' continues it\n",
+                c->rec.session, c->rec.session);
       return PT_EXIT_OK;
     }
     if (!*line) {
@@ -326,6 +379,11 @@ static int resolve(chat *c)
                     "lists the providers)\n");
     return -1;
   }
+  if (!pt_registry_provider(&c->k->registry, c->provider)) {
+    fprintf(stderr, "portico: no provider named '%s' is loaded; 'portico "
+                    "plugins' lists them\n", c->provider);
+    return -1;
+  }
   if (!c->model) c->model = pt_config_default_model(c->k->config);
   if (!c->model) {
     fprintf(stderr, "portico: which model? pass --model MODEL or set "
@@ -337,11 +395,35 @@ static int resolve(chat *c)
   return 0;
 }
 
+/* Continue session `id`: its history, and its provider, model and system
+ * prompt where the flags leave them open. `info` keeps the strings alive. */
+static int continue_session(chat *c, cJSON **info)
+{
+  *info = pt_chat_record_session(&c->rec);
+  const char *provider =
+      cJSON_GetStringValue(cJSON_GetObjectItem(*info, "provider"));
+  const char *model = cJSON_GetStringValue(cJSON_GetObjectItem(*info, "model"));
+  /* The stored model belongs to the stored provider. */
+  if (!c->model && (!c->provider || (provider && !strcmp(c->provider,
+                                                         provider))))
+    c->model = model;
+  if (!c->provider) c->provider = provider;
+  const char *system;
+  cJSON *history = NULL;
+  if (pt_chat_record_history(&c->rec, &history, &system) != PT_OK) return -1;
+  cJSON_Delete(c->messages);
+  c->messages = history;
+  if (!c->system) c->system = system;
+  return 0;
+}
+
 int pt_cli_chat(const pt_cli *cli, int argc, char **argv)
 {
   chat c = { 0 };
   char *prompt = NULL;
   size_t prompt_len = 0;
+  const char *session = NULL;
+  int no_store = 0;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -353,9 +435,12 @@ int pt_cli_chat(const pt_cli *cli, int argc, char **argv)
     }
     if (!strcmp(a, "--json")) {
       c.json = 1;
+    } else if (!strcmp(a, "--no-store")) {
+      no_store = 1;
     } else if (!strcmp(a, "-p") || !strcmp(a, "--provider") ||
                !strcmp(a, "-m") || !strcmp(a, "--model") ||
-               !strcmp(a, "--system") || !strcmp(a, "--max-tokens")) {
+               !strcmp(a, "--system") || !strcmp(a, "--max-tokens") ||
+               !strcmp(a, "--session")) {
       if (!next) {
         free(prompt);
         return pt_cli_usage_error("chat", "%s needs a value", a);
@@ -363,6 +448,7 @@ int pt_cli_chat(const pt_cli *cli, int argc, char **argv)
       if (a[1] == 'p' || !strcmp(a, "--provider")) c.provider = next;
       else if (a[1] == 'm' || !strcmp(a, "--model")) c.model = next;
       else if (!strcmp(a, "--system")) c.system = next;
+      else if (!strcmp(a, "--session")) session = next;
       else c.max_tokens = strtol(next, NULL, 10);
       i++;
     } else if (a[0] == '-' && a[1]) {
@@ -380,6 +466,12 @@ int pt_cli_chat(const pt_cli *cli, int argc, char **argv)
     }
   }
 
+  if (session && no_store) {
+    free(prompt);
+    return pt_cli_usage_error("chat", "--session and --no-store exclude "
+                                      "each other");
+  }
+
   pt_kernel_options o;
   pt_cli_kernel_options(cli, &o);
   c.k = pt_cli_kernel(cli, &o);
@@ -392,7 +484,14 @@ int pt_cli_chat(const pt_cli *cli, int argc, char **argv)
   c.stderr_tty = isatty(STDERR_FILENO);
   uv_signal_init(&c.k->loop, &c.sigint);
   c.sigint.data = &c;
-  if (resolve(&c) == 0) {
+  cJSON *info = NULL;
+  int ready = 1;
+  if (!no_store) {
+    ready = pt_chat_record_open(&c.rec, c.k, session) == PT_OK;
+    c.recording = ready;
+    if (ready && session) ready = continue_session(&c, &info) == 0;
+  }
+  if (ready && resolve(&c) == 0) {
     if (!prompt && !isatty(STDIN_FILENO)) prompt = read_all_stdin();
     if (prompt && !*prompt) {
       fprintf(stderr, "portico: the prompt is empty\n");
@@ -404,6 +503,8 @@ int pt_cli_chat(const pt_cli *cli, int argc, char **argv)
     }
   }
   uv_close((uv_handle_t *)&c.sigint, NULL);
+  if (!no_store) pt_chat_record_close(&c.rec);
+  cJSON_Delete(info);
   cJSON_Delete(c.messages);
   cJSON_Delete(c.calls);
   free(c.reply);

@@ -31,6 +31,10 @@ static const char main_help[] =
     "  models                     the models each provider can reach\n"
     "  plugins [list|info|watch]  what the plugins provide, and why any\n"
     "                             plugin was refused\n"
+    "  sessions [list|show|search|export|delete]\n"
+    "                             the saved conversations\n"
+    "  usage                      tokens and cost, by model, provider, day\n"
+    "                             or session\n"
     "  version                    print the version and plugin ABI\n"
     "\n";
 
@@ -124,6 +128,10 @@ int main(int argc, char **argv)
     status = pt_cli_models(&cli, nrest - 1, rest + 1);
   } else if (strcmp(rest[0], "plugins") == 0) {
     status = pt_cli_plugins(&cli, nrest - 1, rest + 1);
+  } else if (strcmp(rest[0], "sessions") == 0) {
+    status = pt_cli_sessions(&cli, nrest - 1, rest + 1);
+  } else if (strcmp(rest[0], "usage") == 0) {
+    status = pt_cli_usage(&cli, nrest - 1, rest + 1);
   } else {
     status = pt_cli_usage_error(NULL, "unknown command '%s'", rest[0]);
   }

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Build a release binary and run every benchmark under bench/:
-#   sh scripts/bench.sh [STARTUP_RUNS] [DELTAS]
+#   sh scripts/bench.sh [STARTUP_RUNS] [DELTAS] [SEARCH_MESSAGES]
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh
@@ -9,3 +9,5 @@ cmake --build build-bench -j"$(nproc)" >/dev/null
 build-bench/bin/bench_startup build-bench/bin/portico "${1:-30}"
 echo
 build-bench/bin/bench_providers "${2:-100000}"
+echo
+build-bench/bin/bench_store build-bench/bin/portico "${3:-100000}"

@@ -23,8 +23,8 @@
 static cmd_result r;
 static char *dir;          /* plugins: echo.so */
 static char *config;       /* config.lua with a price for echo-1 */
-static char env_config[4200];
-static const char *env[2];
+static char env_config[4200], env_data[4200];
+static const char *env[3];
 
 
 #define CHAT(...)                                                          \
@@ -94,8 +94,9 @@ static void piped_stdin_is_the_prompt(void)
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_addclose(&fa, out[0]);
-  char *argv[] = { bin, "--config", config, "--no-default-plugins",
-                   "--plugins", dir, "chat", "-m", "echo-1", NULL };
+  char *argv[] = { bin, "--config", config, "--data-dir", dir,
+                   "--no-default-plugins", "--plugins", dir, "chat", "-m",
+                   "echo-1", NULL };
   pid_t pid;
   CHECK_INT(posix_spawn(&pid, bin, &fa, NULL, argv, NULL), ==, 0);
   posix_spawn_file_actions_destroy(&fa);
@@ -117,7 +118,7 @@ static void provider_and_model_default_from_config(void)
                                   "default_model = 'echo-2' }\n");
   char env_cfg[4200];
   snprintf(env_cfg, sizeof env_cfg, "PORTICO_CONFIG=%s", cfg);
-  const char *e[] = { env_cfg, NULL };
+  const char *e[] = { env_cfg, env_data, NULL };
   const char *argv[] = { "--no-default-plugins", "--plugins", dir, "chat",
                          "hi", NULL };
   run_portico(&r, argv, e);
@@ -206,8 +207,9 @@ static void the_repl_keeps_the_conversation(void)
     dup2(slave, 2);
     close(master);
     char *bin = getenv("PORTICO_BIN");
-    execl(bin, bin, "--config", config, "--no-default-plugins", "--plugins",
-          dir, "chat", "-m", "echo-1", (char *)NULL);
+    execl(bin, bin, "--config", config, "--data-dir", dir,
+          "--no-default-plugins", "--plugins", dir, "chat", "-m", "echo-1",
+          (char *)NULL);
     _exit(127);
   }
   static char buf[65536];
@@ -257,8 +259,11 @@ int main(void)
   config = h_write_config(dir, "return { prices = { ['echo-1'] = { input = 1, "
                                "output = 2 } } }\n");
   snprintf(env_config, sizeof env_config, "PORTICO_CONFIG=%s", config);
+  /* Chats are saved: into a folder of the test's, not the user's. */
+  snprintf(env_data, sizeof env_data, "PORTICO_DATA_DIR=%s", dir);
   env[0] = env_config;
-  env[1] = NULL;
+  env[1] = env_data;
+  env[2] = NULL;
   RUN(a_prompt_streams_the_reply_to_stdout);
   RUN(json_prints_one_object_per_event);
   RUN(piped_stdin_is_the_prompt);
