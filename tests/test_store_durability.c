@@ -315,7 +315,7 @@ static void *reader(void *arg)
       if (strcmp(status, "complete")) rep->streaming_seen++;
       if (!ok && !rep->bad++)
         snprintf(rep->first_bad, sizeof rep->first_bad,
-                 "message %d (%s, %s): '%s'", i, role, status, text);
+                 "message %d (%s, %s): '%.300s'", i, role, status, text);
     }
     cJSON_Delete(msgs);
     cJSON *hits = NULL;

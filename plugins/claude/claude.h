@@ -6,7 +6,8 @@
  * settings, request.c maps the normalized request to the API's body,
  * stream.c maps the API's event stream to normalized events, errors.c
  * turns the API's errors into messages for a person, models.c lists
- * models, json_view.c reads stream events in place. Loop thread only.
+ * models. Stream events are read in place with plugins/common/json_view.
+ * Loop thread only.
  */
 #ifndef CLAUDE_H
 #define CLAUDE_H
@@ -17,7 +18,9 @@
 #include <cjson/cJSON.h>
 #include <portico/plugin.h>
 
+#include "buf.h"
 #include "chat_request.h"
+#include "json_view.h"
 #include "provider_call.h"
 #include "tool_calls.h"
 
@@ -48,41 +51,6 @@ typedef struct cl_headers {
 /* Fill `hd` for a streaming POST (`json_body`) or a GET. PT_ECONFIG when
  * the settings do not fit (an absurdly long key). */
 int32_t cl_headers_make(const claude *p, cl_headers *hd, int json_body);
-
-/* A growable buffer that is reused, never shrunk, until freed. */
-typedef struct cl_buf {
-  char *p;                /* owned; NUL-terminated after cl_buf_append */
-  size_t len, cap;
-} cl_buf;
-
-int cl_buf_reserve(cl_buf *b, size_t n);
-int cl_buf_append(cl_buf *b, const char *s, size_t n);
-void cl_buf_free(cl_buf *b);
-
-/* ---- json_view.c: reading event JSON in place ------------------------- */
-
-/* True when `text` is exactly one well-formed JSON value. The readers
- * below assume text that passed this check. */
-int cl_json_valid(pt_str text);
-
-/* The raw text of member `key` of `object` (an object's text), or 0. */
-int cl_json_member(pt_str object, const char *key, pt_str *value);
-
-/* object[k1][k2] (k2 may be NULL: object[k1]), or 0. */
-int cl_json_path(pt_str object, const char *k1, const char *k2, pt_str *value);
-
-int cl_json_is_string(pt_str v);
-
-/* True when `v` is the string `s` spelled without escapes. */
-int cl_json_equals(pt_str v, const char *s);
-
-/* The decoded text of string `v`: a view into `v` itself when it holds no
- * escape, else into `scratch` (overwritten). -1 when `v` is not a string
- * or memory runs out. */
-int cl_json_text(pt_str v, cl_buf *scratch, pt_str *out);
-
-/* A non-negative integer (a fraction is cut off), or -1. */
-int cl_json_u64(pt_str v, uint64_t *out);
 
 /* ---- request.c --------------------------------------------------------- */
 

@@ -27,7 +27,7 @@ typedef struct cl_models {
   int cancelled;
   int too_big;
   int pages;
-  cl_buf body;        /* the page's body */
+  pc_buf body;        /* the page's body */
   cJSON *list;        /* owned: the models so far */
 } cl_models;
 
@@ -48,7 +48,7 @@ static void finish(cl_models *m, int32_t status, const char *type,
   const pt_host_api *api = m->p->api;
   pt_op *op = m->op;
   cJSON_Delete(m->list);
-  cl_buf_free(&m->body);
+  pc_buf_free(&m->body);
   free(m);
   api->op_done(op, json ? status : PT_ENOMEM,
                json ? (pt_str){ json, strlen(json) } : PT_STR_LIT("null"));
@@ -68,7 +68,7 @@ static void on_body(pt_http *r, void *ud, pt_str chunk)
   cl_models *m = ud;
   if (m->too_big) return;
   if (m->body.len + chunk.len > MAX_BODY ||
-      cl_buf_append(&m->body, chunk.ptr, chunk.len) != 0)
+      pc_buf_append(&m->body, chunk.ptr, chunk.len) != 0)
     m->too_big = 1;
 }
 
@@ -76,7 +76,8 @@ static void on_body(pt_http *r, void *ud, pt_str chunk)
 static int32_t take_page(cl_models *m, char *next, size_t nextlen)
 {
   next[0] = '\0';
-  cJSON *doc = cJSON_ParseWithLength(m->body.p ? m->body.p : "", m->body.len);
+  pt_str body = pc_buf_view(&m->body);
+  cJSON *doc = cJSON_ParseWithLength(body.ptr, body.len);
   const cJSON *data = cJSON_GetObjectItemCaseSensitive(doc, "data");
   if (!cJSON_IsArray(data)) {
     cJSON_Delete(doc);
@@ -126,8 +127,7 @@ static void on_done(pt_http *r, void *ud, int32_t status, pt_str message)
     else if (m->http_status == 429) e.status = PT_EBUSY;
     else if (m->http_status >= 400 && m->http_status < 500)
       e.status = PT_EINVAL;
-    cl_http_error(m->p, m->http_status,
-                  (pt_str){ m->body.p ? m->body.p : "", m->body.len },
+    cl_http_error(m->p, m->http_status, pc_buf_view(&m->body),
                   m->p->api->http_header(r, "request-id"), &e);
     finish(m, e.status, e.type[0] ? e.type : NULL, e.message);
     return;

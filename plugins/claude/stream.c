@@ -8,9 +8,11 @@
  * ping may come anywhere, error ends it. Blocks are numbered by their
  * place in the reply; tool calls are numbered among themselves (the
  * normalized `index`), so a reply of text then two calls gives calls 0
- * and 1. A delta is read in place and emitted from the SSE splitter's
- * buffer or this chat's reused scratch buffer: nothing is allocated per
- * delta. Retries, cancel and the one DONE are provider_call's.
+ * and 1. An event is checked and its members found in one pass
+ * (json_view's pc_json_parse_pick); a delta is emitted from the SSE
+ * splitter's buffer or this chat's reused scratch buffer: nothing is
+ * allocated per delta. Retries, cancel and the one DONE are
+ * provider_call's.
  */
 #include "claude.h"
 
@@ -43,13 +45,50 @@ typedef struct cl_chat {
   uint32_t tool_count;
   pc_tool_calls tools;
 
-  cl_buf scratch;     /* decoded strings: text, thinking, arguments */
-  cl_buf scratch2;    /* a second string at once (a tool's name) */
-  cl_buf sig;         /* the signature of the open thinking block */
+  pc_buf scratch;     /* decoded strings: text, thinking, arguments */
+  pc_buf scratch2;    /* a second string at once (a tool's name) */
+  pc_buf sig;         /* the signature of the open thinking block */
 
   uint64_t in, out, cache_read, cache_write;
   uint32_t stop;      /* from message_delta; PT_STOP_NONE until then */
 } cl_chat;
+
+/* What on_event picks from every event; the rarer events' own members
+ * are picked by their handlers. */
+enum {
+  K_TYPE,
+  K_INDEX,
+  K_DELTA,
+  K_DELTA_TYPE,
+  K_TEXT,
+  K_THINKING,
+  K_SIGNATURE,
+  K_PARTIAL_JSON,
+  K_STOP_REASON,
+  K_USAGE,
+  K_MESSAGE,
+  K_MESSAGE_USAGE,
+  K_CONTENT_BLOCK,
+  K_ERROR,
+  K_COUNT
+};
+
+static const pc_json_key event_keys[K_COUNT] = {
+  [K_TYPE] = PC_JSON_KEY("type", PC_JSON_ROOT),
+  [K_INDEX] = PC_JSON_KEY("index", PC_JSON_ROOT),
+  [K_DELTA] = PC_JSON_KEY("delta", PC_JSON_ROOT),
+  [K_DELTA_TYPE] = PC_JSON_KEY("type", K_DELTA),
+  [K_TEXT] = PC_JSON_KEY("text", K_DELTA),
+  [K_THINKING] = PC_JSON_KEY("thinking", K_DELTA),
+  [K_SIGNATURE] = PC_JSON_KEY("signature", K_DELTA),
+  [K_PARTIAL_JSON] = PC_JSON_KEY("partial_json", K_DELTA),
+  [K_STOP_REASON] = PC_JSON_KEY("stop_reason", K_DELTA),
+  [K_USAGE] = PC_JSON_KEY("usage", PC_JSON_ROOT),
+  [K_MESSAGE] = PC_JSON_KEY("message", PC_JSON_ROOT),
+  [K_MESSAGE_USAGE] = PC_JSON_KEY("usage", K_MESSAGE),
+  [K_CONTENT_BLOCK] = PC_JSON_KEY("content_block", PC_JSON_ROOT),
+  [K_ERROR] = PC_JSON_KEY("error", PC_JSON_ROOT),
+};
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */
@@ -82,9 +121,9 @@ static int32_t out_of_memory(cl_chat *ch)
 
 /* The text between a string value's quotes, as the API spells it; only
  * for names the API writes without escapes (types, stop reasons). */
-static pt_str raw_name(pt_str v)
+static pt_str raw_name(pc_json v)
 {
-  if (!cl_json_is_string(v)) return (pt_str){ "", 0 };
+  if (pc_json_type(v) != PC_JSON_STRING) return (pt_str){ "", 0 };
   return (pt_str){ v.ptr + 1, v.len - 2 };
 }
 
@@ -94,14 +133,12 @@ static int name_is(pt_str name, const char *lit)
   return name.len == n && memcmp(name.ptr, lit, n) == 0;
 }
 
-/* The content block an event names, growing the table for a new one. */
-static block *block_for(cl_chat *ch, pt_str data, int create)
+/* The content block an event's `index` names, growing the table for a
+ * new one. */
+static block *block_for(cl_chat *ch, pc_json index_value, int create)
 {
-  pt_str v;
-  uint64_t index;
-  if (!cl_json_member(data, "index", &v) || cl_json_u64(v, &index) != 0 ||
-      index >= MAX_BLOCKS)
-    return NULL;
+  uint64_t index = pc_json_u64(index_value, MAX_BLOCKS);
+  if (index >= MAX_BLOCKS) return NULL;
   if (index >= ch->block_count) {
     if (!create) return NULL;
     if (index >= ch->block_cap) {
@@ -120,20 +157,22 @@ static block *block_for(cl_chat *ch, pt_str data, int create)
   return create || b->kind != B_NONE ? b : NULL;
 }
 
-static void read_usage(cl_chat *ch, pt_str usage)
+/* A usage object; a count it leaves out keeps its last value (the
+ * counts are cumulative). */
+static void read_usage(cl_chat *ch, pc_json usage)
 {
-  pt_str v;
-  uint64_t n;
-  if (cl_json_member(usage, "input_tokens", &v) && cl_json_u64(v, &n) == 0)
-    ch->in = n;
-  if (cl_json_member(usage, "output_tokens", &v) && cl_json_u64(v, &n) == 0)
-    ch->out = n;
-  if (cl_json_member(usage, "cache_read_input_tokens", &v) &&
-      cl_json_u64(v, &n) == 0)
-    ch->cache_read = n;
-  if (cl_json_member(usage, "cache_creation_input_tokens", &v) &&
-      cl_json_u64(v, &n) == 0)
-    ch->cache_write = n;
+  static const pc_json_key keys[] = {
+    PC_JSON_KEY("input_tokens", PC_JSON_ROOT),
+    PC_JSON_KEY("output_tokens", PC_JSON_ROOT),
+    PC_JSON_KEY("cache_read_input_tokens", PC_JSON_ROOT),
+    PC_JSON_KEY("cache_creation_input_tokens", PC_JSON_ROOT),
+  };
+  pc_json v[4];
+  pc_json_pick(usage, keys, 4, v);
+  ch->in = pc_json_u64(v[0], ch->in);
+  ch->out = pc_json_u64(v[1], ch->out);
+  ch->cache_read = pc_json_u64(v[2], ch->cache_read);
+  ch->cache_write = pc_json_u64(v[3], ch->cache_write);
   pc_call_usage(ch->call, ch->in, ch->out, ch->cache_read, ch->cache_write);
 }
 
@@ -158,39 +197,58 @@ static uint32_t map_stop(cl_chat *ch, pt_str reason)
 /* ------------------------------------------------------------------------ */
 /* Events                                                                    */
 
-static int32_t on_block_start(cl_chat *ch, const pt_sse_event *ev)
+static int32_t on_block_start(cl_chat *ch, const pt_sse_event *ev,
+                              const pc_json *v)
 {
-  pt_str cb, type, v, text;
-  if (!cl_json_member(ev->data, "content_block", &cb) ||
-      !cl_json_member(cb, "type", &type))
-    return malformed(ch, ev, "no content_block type");
-  block *b = block_for(ch, ev->data, 1);
+  enum {
+    CB_TYPE,
+    CB_TEXT,
+    CB_THINKING,
+    CB_SIGNATURE,
+    CB_ID,
+    CB_NAME,
+    CB_COUNT
+  };
+  static const pc_json_key keys[CB_COUNT] = {
+    [CB_TYPE] = PC_JSON_KEY("type", PC_JSON_ROOT),
+    [CB_TEXT] = PC_JSON_KEY("text", PC_JSON_ROOT),
+    [CB_THINKING] = PC_JSON_KEY("thinking", PC_JSON_ROOT),
+    [CB_SIGNATURE] = PC_JSON_KEY("signature", PC_JSON_ROOT),
+    [CB_ID] = PC_JSON_KEY("id", PC_JSON_ROOT),
+    [CB_NAME] = PC_JSON_KEY("name", PC_JSON_ROOT),
+  };
+  pc_json cb[CB_COUNT];
+  pt_str text;
+  pc_json_pick(v[K_CONTENT_BLOCK], keys, CB_COUNT, cb);
+  if (!cb[CB_TYPE].len) return malformed(ch, ev, "no content_block type");
+  block *b = block_for(ch, v[K_INDEX], 1);
   if (!b) return malformed(ch, ev, "no valid index");
   if (b->kind != B_NONE) return malformed(ch, ev, "the block started twice");
   b->open = 1;
-  pt_str kind = raw_name(type);
+  pt_str kind = raw_name(cb[CB_TYPE]);
   if (name_is(kind, "text") || name_is(kind, "thinking")) {
     int thinking = name_is(kind, "thinking");
     b->kind = thinking ? B_THINKING : B_TEXT;
     if (thinking) ch->sig.len = 0;
     /* The opening text is "" on the wire today; keep it if it is not. */
-    if (cl_json_member(cb, thinking ? "thinking" : "text", &v)) {
-      if (cl_json_text(v, &ch->scratch, &text) != 0)
+    pc_json opening = cb[thinking ? CB_THINKING : CB_TEXT];
+    if (opening.len) {
+      int32_t rc = pc_json_text(opening, &ch->scratch, &text);
+      if (rc == PT_ENOMEM) return out_of_memory(ch);
+      if (rc != PT_OK)
         return malformed(ch, ev, "the block's text is not a string");
       pc_call_text(ch->call, thinking ? PT_EV_THINKING : PT_EV_TEXT, text);
     }
-    if (thinking && cl_json_member(cb, "signature", &v) &&
-        cl_json_text(v, &ch->scratch, &text) == 0 &&
-        cl_buf_append(&ch->sig, text.ptr, text.len) != 0)
+    if (thinking && pc_json_text(cb[CB_SIGNATURE], &ch->scratch, &text) ==
+                        PT_OK &&
+        pc_buf_append(&ch->sig, text.ptr, text.len) != 0)
       return out_of_memory(ch);
     return 0;
   }
   if (name_is(kind, "tool_use")) {
-    pt_str idv, namev, id, name;
-    if (!cl_json_member(cb, "id", &idv) ||
-        !cl_json_member(cb, "name", &namev) ||
-        cl_json_text(idv, &ch->scratch, &id) != 0 ||
-        cl_json_text(namev, &ch->scratch2, &name) != 0)
+    pt_str id, name;
+    if (pc_json_text(cb[CB_ID], &ch->scratch, &id) != PT_OK ||
+        pc_json_text(cb[CB_NAME], &ch->scratch2, &name) != PT_OK)
       return malformed(ch, ev, "a tool_use block needs an id and a name");
     b->kind = B_TOOL;
     b->tool = ch->tool_count++;
@@ -204,33 +262,31 @@ static int32_t on_block_start(cl_chat *ch, const pt_sse_event *ev)
   return 0;
 }
 
-static int32_t on_block_delta(cl_chat *ch, const pt_sse_event *ev)
+static int32_t on_block_delta(cl_chat *ch, const pt_sse_event *ev,
+                              const pc_json *v)
 {
-  pt_str delta, type, v, text;
-  block *b = block_for(ch, ev->data, 0);
+  pt_str text;
+  block *b = block_for(ch, v[K_INDEX], 0);
   if (!b) return malformed(ch, ev, "a delta for a block that never started");
-  if (!cl_json_member(ev->data, "delta", &delta) ||
-      !cl_json_member(delta, "type", &type))
-    return malformed(ch, ev, "no delta type");
-  pt_str kind = raw_name(type);
+  if (!v[K_DELTA_TYPE].len) return malformed(ch, ev, "no delta type");
+  pt_str kind = raw_name(v[K_DELTA_TYPE]);
   static const struct {
-    const char *type, *field;
-    int kind;
+    const char *type;
+    int field, kind;
   } kinds[] = {
-    { "text_delta", "text", D_TEXT },
-    { "thinking_delta", "thinking", D_THINKING },
-    { "signature_delta", "signature", D_SIGNATURE },
-    { "input_json_delta", "partial_json", D_JSON },
+    { "text_delta", K_TEXT, D_TEXT },
+    { "thinking_delta", K_THINKING, D_THINKING },
+    { "signature_delta", K_SIGNATURE, D_SIGNATURE },
+    { "input_json_delta", K_PARTIAL_JSON, D_JSON },
   };
   size_t k = 0;
   while (k < sizeof kinds / sizeof kinds[0] && !name_is(kind, kinds[k].type))
     k++;
   if (k == sizeof kinds / sizeof kinds[0])
     return 0; /* citations, and kinds newer than this code */
-  const char *field = kinds[k].field;
-  if (!cl_json_member(delta, field, &v) ||
-      cl_json_text(v, &ch->scratch, &text) != 0)
-    return malformed(ch, ev, "the delta's text is missing");
+  int32_t rc = pc_json_text(v[kinds[k].field], &ch->scratch, &text);
+  if (rc == PT_ENOMEM) return out_of_memory(ch);
+  if (rc != PT_OK) return malformed(ch, ev, "the delta's text is missing");
   switch (kinds[k].kind) {
   case D_TEXT:
     pc_call_text(ch->call, PT_EV_TEXT, text);
@@ -239,21 +295,22 @@ static int32_t on_block_delta(cl_chat *ch, const pt_sse_event *ev)
     pc_call_text(ch->call, PT_EV_THINKING, text);
     return 0;
   case D_SIGNATURE:
-    return cl_buf_append(&ch->sig, text.ptr, text.len) == 0
+    return pc_buf_append(&ch->sig, text.ptr, text.len) == 0
                ? 0 : out_of_memory(ch);
   default: {
     /* Server tools stream their input too; only our calls are events. */
     if (b->kind != B_TOOL) return 0;
-    int32_t rc = pc_tools_delta(&ch->tools, ch->call, b->tool, text);
+    rc = pc_tools_delta(&ch->tools, ch->call, b->tool, text);
     if (rc == PT_ENOMEM) return out_of_memory(ch);
     return rc < 0 ? halt(ch) : 0;
   }
   }
 }
 
-static int32_t on_block_stop(cl_chat *ch, const pt_sse_event *ev)
+static int32_t on_block_stop(cl_chat *ch, const pt_sse_event *ev,
+                             const pc_json *v)
 {
-  block *b = block_for(ch, ev->data, 0);
+  block *b = block_for(ch, v[K_INDEX], 0);
   if (!b) return malformed(ch, ev, "a stop for a block that never started");
   if (!b->open) return 0;
   b->open = 0;
@@ -265,12 +322,17 @@ static int32_t on_block_stop(cl_chat *ch, const pt_sse_event *ev)
   return 0;
 }
 
-static int32_t on_stream_error(cl_chat *ch, const pt_sse_event *ev)
+static int32_t on_stream_error(cl_chat *ch, const pc_json *v)
 {
-  pt_str v, type = { "", 0 }, msg = { "", 0 };
-  if (cl_json_path(ev->data, "error", "type", &v)) type = raw_name(v);
-  if (cl_json_path(ev->data, "error", "message", &v))
-    cl_json_text(v, &ch->scratch, &msg);
+  static const pc_json_key keys[] = {
+    PC_JSON_KEY("type", PC_JSON_ROOT),
+    PC_JSON_KEY("message", PC_JSON_ROOT),
+  };
+  pc_json fields[2];
+  pt_str msg;
+  pc_json_pick(v[K_ERROR], keys, 2, fields);
+  pt_str type = raw_name(fields[0]);
+  pc_json_text(fields[1], &ch->scratch, &msg);
   char tname[64];
   snprintf(tname, sizeof tname, "%.*s", (int)type.len, type.ptr);
   pc_error e = { .status = PT_EHTTP };
@@ -289,24 +351,24 @@ static int32_t on_stream_error(cl_chat *ch, const pt_sse_event *ev)
 static int32_t on_event(void *ud, const pt_sse_event *ev)
 {
   cl_chat *ch = ud;
+  pc_json root, v[K_COUNT];
   if (pc_call_finished(ch->call)) return halt(ch);
   if (ev->data.len == 0) return 0;
-  if (!cl_json_valid(ev->data)) return malformed(ch, ev, "not JSON");
-  pt_str v, type = ev->event;
-  if (cl_json_member(ev->data, "type", &v)) type = raw_name(v);
+  if (pc_json_parse_pick(ev->data, &root, event_keys, K_COUNT, v) != PT_OK)
+    return malformed(ch, ev, "not JSON");
+  pt_str type = v[K_TYPE].len ? raw_name(v[K_TYPE]) : ev->event;
 
-  if (name_is(type, "content_block_delta")) return on_block_delta(ch, ev);
-  if (name_is(type, "content_block_start")) return on_block_start(ch, ev);
-  if (name_is(type, "content_block_stop")) return on_block_stop(ch, ev);
+  if (name_is(type, "content_block_delta")) return on_block_delta(ch, ev, v);
+  if (name_is(type, "content_block_start")) return on_block_start(ch, ev, v);
+  if (name_is(type, "content_block_stop")) return on_block_stop(ch, ev, v);
   if (name_is(type, "message_start")) {
-    if (cl_json_path(ev->data, "message", "usage", &v)) read_usage(ch, v);
+    if (v[K_MESSAGE_USAGE].len) read_usage(ch, v[K_MESSAGE_USAGE]);
     return 0;
   }
   if (name_is(type, "message_delta")) {
-    if (cl_json_path(ev->data, "delta", "stop_reason", &v) &&
-        cl_json_is_string(v))
-      ch->stop = map_stop(ch, raw_name(v));
-    if (cl_json_member(ev->data, "usage", &v)) read_usage(ch, v);
+    if (pc_json_type(v[K_STOP_REASON]) == PC_JSON_STRING)
+      ch->stop = map_stop(ch, raw_name(v[K_STOP_REASON]));
+    if (v[K_USAGE].len) read_usage(ch, v[K_USAGE]);
     return 0;
   }
   if (name_is(type, "message_stop")) {
@@ -314,7 +376,7 @@ static int32_t on_event(void *ud, const pt_sse_event *ev)
     pc_call_finish(ch->call, ch->stop ? ch->stop : PT_STOP_END_TURN);
     return halt(ch);
   }
-  if (name_is(type, "error")) return on_stream_error(ch, ev);
+  if (name_is(type, "error")) return on_stream_error(ch, v);
   return 0; /* ping, and event types newer than this code */
 }
 
@@ -391,9 +453,9 @@ static void on_free(void *ud)
   cl_chat *ch = ud;
   if (ch->sse) ch->p->api->sse_free(ch->sse);
   pc_tools_free(&ch->tools);
-  cl_buf_free(&ch->scratch);
-  cl_buf_free(&ch->scratch2);
-  cl_buf_free(&ch->sig);
+  pc_buf_free(&ch->scratch);
+  pc_buf_free(&ch->scratch2);
+  pc_buf_free(&ch->sig);
   free(ch->blocks);
   free(ch);
 }

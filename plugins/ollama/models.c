@@ -23,7 +23,7 @@ typedef struct listing {
   pt_op *op;
   pt_http *r;        /* NULL once its on_done ran */
   int http_status;
-  ol_buf body;
+  pc_buf body;
   int too_big;
   int cancelled;
 } listing;
@@ -31,7 +31,7 @@ typedef struct listing {
 static void done(listing *l, int32_t status, const char *json)
 {
   pt_op *op = l->op;
-  ol_buf_free(&l->body);
+  pc_buf_free(&l->body);
   free(l);
   ol_api->op_done(op, status, (pt_str){ json, strlen(json) });
 }
@@ -99,7 +99,7 @@ static void on_body(pt_http *r, void *ud, pt_str chunk)
 {
   listing *l = ud;
   if (l->too_big || l->body.len + chunk.len > BODY_MAX ||
-      ol_buf_put(&l->body, chunk.ptr, chunk.len) != 0)
+      pc_buf_append(&l->body, chunk.ptr, chunk.len) != 0)
     l->too_big = 1;
 }
 
@@ -108,7 +108,7 @@ static void on_done(pt_http *r, void *ud, int32_t status, pt_str message)
   listing *l = ud;
   l->r = NULL;
   char text[700];
-  pt_str body = { l->body.p ? l->body.p : "", l->body.len };
+  pt_str body = pc_buf_view(&l->body);
   if (status == PT_ECANCELED) {
     done(l, PT_ECANCELED, "null");
   } else if (status < 0) {

@@ -3,10 +3,11 @@
  *
  * plugin.c registers the provider and starts operations; request.c maps
  * the normalized request to an /api/chat body; stream.c turns the NDJSON
- * stream into events, reading each line with json_scan.c and recovering
- * tool calls that local models write as text with text_calls.c; errors.c
- * reads error answers; models.c lists /api/tags. Internal to the plugin:
- * nothing here is part of the SDK.
+ * stream into events, reading each line in place with
+ * plugins/common/json_view and recovering tool calls that local models
+ * write as text with text_calls.c; errors.c reads error answers; models.c
+ * lists /api/tags. Internal to the plugin: nothing here is part of the
+ * SDK.
  */
 #ifndef PT_OLLAMA_H
 #define PT_OLLAMA_H
@@ -16,6 +17,7 @@
 
 #include <portico/plugin.h>
 
+#include "buf.h"
 #include "chat_request.h"
 #include "provider_call.h"
 #include "tool_calls.h"
@@ -40,42 +42,6 @@ void ol_settings(pc_settings *s);
 /* "Authorization: Bearer ..." into `buf` when a key is set; NULL when not.
  * The line holds the secret: never log it. */
 const char *ol_auth_header(const pc_settings *s, char *buf, size_t size);
-
-/* ------------------------------------------------------------------------ */
-/* json_scan.c: one stream line, read without allocating                     */
-
-/* A growable byte buffer, reused from line to line. Owned by its holder. */
-typedef struct ol_buf {
-  char *p;
-  size_t len, cap;
-} ol_buf;
-
-/* Append `n` bytes (keeping a NUL after them). 0, or -1 out of memory. */
-int ol_buf_put(ol_buf *b, const char *p, size_t n);
-void ol_buf_free(ol_buf *b);
-
-/* What a chat stream line says. Views point into the line or into the
- * scanner's buffers, valid until the next ol_scan_line. */
-typedef struct ol_line {
-  int has_message;
-  pt_str content, thinking;  /* unescaped; empty when absent */
-  pt_str tool_calls;         /* raw JSON text of message.tool_calls */
-  int has_error;
-  pt_str error;              /* unescaped string, or raw JSON of another value */
-  int done;
-  pt_str done_reason;
-  long long prompt_eval_count, eval_count;   /* -1 when absent */
-} ol_line;
-
-/* Buffers for the strings that had escapes; owned, reused. */
-typedef struct ol_scan {
-  ol_buf content, thinking, error, reason;
-} ol_scan;
-
-/* Read one line. PT_OK, PT_EPROTO when it is not one JSON object, or
- * PT_ENOMEM. */
-int32_t ol_scan_line(ol_scan *s, pt_str line, ol_line *out);
-void ol_scan_free(ol_scan *s);
 
 /* ------------------------------------------------------------------------ */
 /* request.c: normalized request to /api/chat body                          */
@@ -108,7 +74,7 @@ typedef struct ol_text_calls {
   size_t name_count;
   ol_tc_sink sink;
   int mode;
-  ol_buf held;                 /* text held back until it is decided */
+  pc_buf held;                 /* text held back until it is decided */
   size_t scan_from;            /* TAG: where the closing tag may start;
                                   BARE: where the open object starts */
   int depth, in_str, esc;      /* BARE: the JSON object being held */

@@ -39,11 +39,11 @@ static const char *str_of(const cJSON *obj, const char *name)
   return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, name));
 }
 
-static int join(ol_buf *b, const char *text)
+static int join(pc_buf *b, const char *text)
 {
   if (!text) return 0;
-  if (b->len && ol_buf_put(b, "\n", 1) != 0) return -1;
-  return ol_buf_put(b, text, strlen(text));
+  if (b->len && pc_buf_append(b, "\n", 1) != 0) return -1;
+  return pc_buf_append(b, text, strlen(text));
 }
 
 /* An image part's base64 into `images`. -1 with `err` set when it cannot
@@ -114,13 +114,13 @@ static int add_tool_result(builder *bd, int index, const cJSON *msg,
                            const cJSON *part)
 {
   const cJSON *content = cJSON_GetObjectItemCaseSensitive(part, "content");
-  ol_buf text = { 0 };
+  pc_buf text = { 0 };
   cJSON *images = cJSON_CreateArray();
   int oom = !images, refused = 0;
   if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(part, "is_error")))
-    oom |= ol_buf_put(&text, "Error: ", 7) != 0;
+    oom |= pc_buf_append(&text, "Error: ", 7) != 0;
   if (cJSON_IsString(content)) {
-    oom |= ol_buf_put(&text, content->valuestring,
+    oom |= pc_buf_append(&text, content->valuestring,
                       strlen(content->valuestring)) != 0;
   } else {
     const cJSON *sub;
@@ -130,8 +130,8 @@ static int add_tool_result(builder *bd, int index, const cJSON *msg,
       if (type && strcmp(type, "image") == 0) {
         refused |= add_image(bd, index, sub, images) != 0;
       } else if (t) {
-        if (!first) oom |= ol_buf_put(&text, "\n", 1) != 0;
-        oom |= ol_buf_put(&text, t, strlen(t)) != 0;
+        if (!first) oom |= pc_buf_append(&text, "\n", 1) != 0;
+        oom |= pc_buf_append(&text, t, strlen(t)) != 0;
         first = 0;
       }
     }
@@ -145,7 +145,7 @@ static int add_tool_result(builder *bd, int index, const cJSON *msg,
   } else {
     cJSON_Delete(images);
   }
-  ol_buf_free(&text);
+  pc_buf_free(&text);
   return refused ? -1 : oom ? -2 : 0;
 }
 
@@ -176,7 +176,7 @@ static int add_message(builder *bd, int index, const cJSON *msg)
   const char *role = str_of(msg, "role");
   cJSON *parts = pc_message_parts(msg);
   if (!parts) return -2;
-  ol_buf text = { 0 }, thinking = { 0 };
+  pc_buf text = { 0 }, thinking = { 0 };
   cJSON *images = cJSON_CreateArray(), *calls = cJSON_CreateArray();
   int rc = 0;
   const cJSON *part;
@@ -187,7 +187,7 @@ static int add_message(builder *bd, int index, const cJSON *msg)
       if (join(&text, str_of(part, "text")) != 0) rc = -2;
     } else if (strcmp(type, "thinking") == 0) {
       const char *t = str_of(part, "text");
-      if (t && ol_buf_put(&thinking, t, strlen(t)) != 0) rc = -2;
+      if (t && pc_buf_append(&thinking, t, strlen(t)) != 0) rc = -2;
     } else if (strcmp(type, "image") == 0) {
       if (add_image(bd, index, part, images) != 0) rc = -1;
     } else if (strcmp(type, "tool_call") == 0) {
@@ -215,8 +215,8 @@ static int add_message(builder *bd, int index, const cJSON *msg)
   cJSON_Delete(images);
   cJSON_Delete(calls);
   cJSON_Delete(parts);
-  ol_buf_free(&text);
-  ol_buf_free(&thinking);
+  pc_buf_free(&text);
+  pc_buf_free(&thinking);
   return rc;
 }
 
@@ -355,12 +355,12 @@ static void add_system(builder *bd)
     cJSON_AddItemToArray(bd->messages,
                          new_message("system", system->valuestring));
   } else if (cJSON_IsArray(system)) {
-    ol_buf text = { 0 };
+    pc_buf text = { 0 };
     const cJSON *part;
     cJSON_ArrayForEach(part, system) join(&text, str_of(part, "text"));
     if (text.len)
       cJSON_AddItemToArray(bd->messages, new_message("system", text.p));
-    ol_buf_free(&text);
+    pc_buf_free(&text);
   }
 }
 

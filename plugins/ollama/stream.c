@@ -8,7 +8,10 @@
  * line may come instead, with the HTTP status already 200. Tool calls
  * arrive whole, each call's arguments an object; they are emitted as
  * START, one DELTA with the whole arguments and END, with an id made here
- * when Ollama sends none. The request's life (retries, cancel, the one
+ * when Ollama sends none. A line is checked and read in one pass
+ * (json_view's pc_json_parse_pick); its strings are views into the line,
+ * or decoded into this chat's reused buffers when they hold escapes, so a
+ * token costs no allocation. The request's life (retries, cancel, the one
  * DONE) is provider_call.c's.
  */
 #include "ollama.h"
@@ -21,11 +24,13 @@
 
 #include <cjson/cJSON.h>
 
+#include "json_view.h"
+
 struct ol_chat {
   int kind;               /* OL_OP_CHAT; first, see ol_op_kind */
   pc_call *call;
   pt_lines *lines;        /* host-owned splitter, new for every attempt */
-  ol_scan scan;
+  pc_buf text, thinking;  /* a line's strings that held escapes, decoded */
   ol_text_calls tc;
   pc_tool_calls tools;
   uint32_t next_index;    /* position of the reply's next tool call */
@@ -135,6 +140,52 @@ static void stream_error(ol_chat *ch, pt_str error)
   fail(ch, status, !lasting, "ollama: %.*s", (int)error.len, error.ptr);
 }
 
+/* What a stream line may say. */
+enum {
+  K_MESSAGE,
+  K_CONTENT,
+  K_THINKING,
+  K_TOOL_CALLS,
+  K_DONE,
+  K_DONE_REASON,
+  K_ERROR,
+  K_PROMPT_EVAL_COUNT,
+  K_EVAL_COUNT,
+  K_COUNT
+};
+
+static const pc_json_key line_keys[K_COUNT] = {
+  [K_MESSAGE] = PC_JSON_KEY("message", PC_JSON_ROOT),
+  [K_CONTENT] = PC_JSON_KEY("content", K_MESSAGE),
+  [K_THINKING] = PC_JSON_KEY("thinking", K_MESSAGE),
+  [K_TOOL_CALLS] = PC_JSON_KEY("tool_calls", K_MESSAGE),
+  [K_DONE] = PC_JSON_KEY("done", PC_JSON_ROOT),
+  [K_DONE_REASON] = PC_JSON_KEY("done_reason", PC_JSON_ROOT),
+  [K_ERROR] = PC_JSON_KEY("error", PC_JSON_ROOT),
+  [K_PROMPT_EVAL_COUNT] = PC_JSON_KEY("prompt_eval_count", PC_JSON_ROOT),
+  [K_EVAL_COUNT] = PC_JSON_KEY("eval_count", PC_JSON_ROOT),
+};
+
+/* A member that is a string or null (or absent) when it is there at all;
+ * anything else makes the line malformed. */
+static int string_or_null(pc_json v)
+{
+  int t = pc_json_type(v);
+  return t == PC_JSON_ABSENT || t == PC_JSON_NULL || t == PC_JSON_STRING;
+}
+
+/* A token count, which is a number or null when it is there at all:
+ * -1 when absent, null, or no count pc_json_u64 reads. */
+static int count_of(pc_json v, int64_t *out)
+{
+  int t = pc_json_type(v);
+  if (t != PC_JSON_ABSENT && t != PC_JSON_NULL && t != PC_JSON_NUMBER)
+    return -1;
+  uint64_t n = pc_json_u64(v, UINT64_MAX);
+  *out = n > INT64_MAX ? -1 : (int64_t)n;
+  return 0;
+}
+
 static int32_t read_line(ol_chat *ch, pt_str line);
 
 /* The splitter's callback. A negative return stops the feed: the chat is
@@ -152,8 +203,23 @@ static int32_t read_line(ol_chat *ch, pt_str line)
 {
   pc_call *c = ch->call;
   if (pc_call_finished(c)) return PT_ECANCELED;
-  ol_line l;
-  int32_t rc = ol_scan_line(&ch->scan, line, &l);
+  pc_json root, v[K_COUNT];
+  pt_str content = { "", 0 }, thinking = { "", 0 };
+  int64_t prompt_eval_count = -1, eval_count = -1;
+  int32_t rc = pc_json_parse_pick(line, &root, line_keys, K_COUNT, v);
+  if (rc == PT_OK && (pc_json_type(root) != PC_JSON_OBJECT ||
+                      !string_or_null(v[K_CONTENT]) ||
+                      !string_or_null(v[K_THINKING]) ||
+                      !string_or_null(v[K_DONE_REASON]) ||
+                      count_of(v[K_PROMPT_EVAL_COUNT], &prompt_eval_count) ||
+                      count_of(v[K_EVAL_COUNT], &eval_count)))
+    rc = PT_EPROTO;
+  if (rc == PT_OK && pc_json_type(v[K_ERROR]) == PC_JSON_ABSENT) {
+    if (pc_json_type(v[K_CONTENT]) == PC_JSON_STRING)
+      rc = pc_json_text(v[K_CONTENT], &ch->text, &content);
+    if (rc == PT_OK && pc_json_type(v[K_THINKING]) == PC_JSON_STRING)
+      rc = pc_json_text(v[K_THINKING], &ch->thinking, &thinking);
+  }
   if (rc == PT_ENOMEM) {
     fail(ch, PT_ENOMEM, 0, "out of memory reading the ollama stream");
     return rc;
@@ -165,27 +231,36 @@ static int32_t read_line(ol_chat *ch, pt_str line)
          line.ptr, (size_t)n < line.len ? "..." : "");
     return rc;
   }
-  if (l.has_error) {
-    stream_error(ch, l.error);
+  if (v[K_ERROR].len) {
+    /* A string says it in words; any other value is quoted as it came. */
+    pt_str error = { v[K_ERROR].ptr, v[K_ERROR].len };
+    if (pc_json_type(v[K_ERROR]) == PC_JSON_STRING &&
+        pc_json_text(v[K_ERROR], &ch->text, &error) != PT_OK) {
+      fail(ch, PT_ENOMEM, 0, "out of memory reading the ollama stream");
+      return PT_ENOMEM;
+    }
+    stream_error(ch, error);
     return PT_ECANCELED;
   }
-  pc_call_text(c, PT_EV_THINKING, l.thinking);
-  if (l.content.len) ol_tc_feed(&ch->tc, l.content);
-  if (l.tool_calls.len && native_calls(ch, l.tool_calls) != 0)
+  pc_call_text(c, PT_EV_THINKING, thinking);
+  if (content.len) ol_tc_feed(&ch->tc, content);
+  pc_json calls = v[K_TOOL_CALLS];
+  if (pc_json_type(calls) == PC_JSON_ARRAY &&
+      native_calls(ch, (pt_str){ calls.ptr, calls.len }) != 0)
     return PT_EPROTO;
-  if (!l.done) return pc_call_finished(c) ? PT_ECANCELED : PT_OK;
+  if (!pc_json_is_true(v[K_DONE]))
+    return pc_call_finished(c) ? PT_ECANCELED : PT_OK;
 
   ol_tc_finish(&ch->tc, 1);
-  if (l.prompt_eval_count >= 0 || l.eval_count >= 0)
-    pc_call_usage(c, l.prompt_eval_count > 0 ? (uint64_t)l.prompt_eval_count
-                                             : 0,
-                  l.eval_count > 0 ? (uint64_t)l.eval_count : 0, 0, 0);
+  if (prompt_eval_count >= 0 || eval_count >= 0)
+    pc_call_usage(c, prompt_eval_count > 0 ? (uint64_t)prompt_eval_count : 0,
+                  eval_count > 0 ? (uint64_t)eval_count : 0, 0, 0);
   /* Ollama says "stop" both for the end of a turn and for a stop
    * sequence, and has no refusal: those two cannot be told apart here. */
   uint32_t stop = PT_STOP_END_TURN;
   if (ch->tools.ended > 0)
     stop = PT_STOP_TOOL_USE;
-  else if (l.done_reason.len == 6 && memcmp(l.done_reason.ptr, "length", 6) == 0)
+  else if (pc_json_is(v[K_DONE_REASON], "length"))
     stop = PT_STOP_MAX_TOKENS;
   pc_call_finish(c, stop);
   return PT_ECANCELED;
@@ -235,7 +310,8 @@ static void on_free(void *ud)
 {
   ol_chat *ch = ud;
   if (ch->lines) ol_api->lines_free(ch->lines);
-  ol_scan_free(&ch->scan);
+  pc_buf_free(&ch->text);
+  pc_buf_free(&ch->thinking);
   ol_tc_free(&ch->tc);
   pc_tools_free(&ch->tools);
   ol_request_free(&ch->req);

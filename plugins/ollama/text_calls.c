@@ -56,7 +56,7 @@ void ol_tc_reset(ol_text_calls *t)
 
 void ol_tc_free(ol_text_calls *t)
 {
-  ol_buf_free(&t->held);
+  pc_buf_free(&t->held);
 }
 
 static void emit_text(ol_text_calls *t, const char *p, size_t n)
@@ -73,7 +73,7 @@ static void release(ol_text_calls *t)
 
 static int hold(ol_text_calls *t, const char *p, size_t n)
 {
-  if (t->held.len + n > HOLD_MAX || ol_buf_put(&t->held, p, n) != 0) {
+  if (t->held.len + n > HOLD_MAX || pc_buf_append(&t->held, p, n) != 0) {
     /* Give up the hold rather than the text. */
     release(t);
     emit_text(t, p, n);

@@ -11,9 +11,24 @@
  */
 #include "openai.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Messages are cut at their buffer on purpose: a server may say anything,
+ * at any length. Formatting through this keeps that choice explicit (and
+ * keeps the compiler's truncation warning for the places that do not mean
+ * it). */
+static void say(char *buf, size_t cap, const char *fmt, ...) PT_PRINTF(3, 4);
+
+static void say(char *buf, size_t cap, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, cap, fmt, ap);
+  va_end(ap);
+}
 
 /* ------------------------------------------------------------------------ */
 /* Keeping keys out of messages                                              */
@@ -136,13 +151,13 @@ void oa_error_describe(int http_status, pt_str body, pt_str key,
     err->status = PT_EPERM;
     err->retryable = 0;
     if (key.len == 0)
-      snprintf(err->message, sizeof err->message,
+      say(err->message, sizeof err->message,
                "openai needs an API key and none is set (HTTP %d%s)%s; set "
                "plugins.openai.api_key in config.lua or the " OA_KEY_ENV
                " environment variable",
                http_status, kind, said);
     else
-      snprintf(err->message, sizeof err->message,
+      say(err->message, sizeof err->message,
                "openai refused the API key (HTTP %d%s)%s; check "
                "plugins.openai.api_key in config.lua or the " OA_KEY_ENV
                " environment variable",
@@ -153,7 +168,7 @@ void oa_error_describe(int http_status, pt_str body, pt_str key,
       /* Out of credit: waiting will not help. */
       err->retryable = 0;
     }
-    snprintf(err->message, sizeof err->message,
+    say(err->message, sizeof err->message,
              "openai answered HTTP %d%s%s", http_status, kind, said);
   }
   oa_scrub_key(err->message, sizeof err->message, key);
@@ -167,22 +182,33 @@ void oa_http_error(pc_call *c, void *ud, int http_status, pt_str body,
   oa_error_describe(http_status, body, st->api_key, err);
 }
 
-void oa_stream_error(oa_stream *st, jv error)
+void oa_stream_error(oa_stream *st, pc_json error)
 {
-  jv message = jv_get(error, "message"), type = jv_get(error, "type");
-  jv code = jv_get(error, "code");
+  static const pc_json_key keys[] = {
+    PC_JSON_KEY("message", PC_JSON_ROOT),
+    PC_JSON_KEY("type", PC_JSON_ROOT),
+    PC_JSON_KEY("code", PC_JSON_ROOT),
+  };
+  pc_json v[3];
+  pt_str text;
   char m[400] = "", t[64] = "", k[64] = "";
-  if (jv_str(message, &st->a) == 0) snprintf(m, sizeof m, "%s", st->a.p);
+  pc_json_pick(error, keys, 3, v);
+  /* Each decoded string is copied out before `a` is written again. */
+  if (pc_json_text(v[0], &st->a, &text) == PT_OK)
+    snprintf(m, sizeof m, "%.*s", (int)text.len, text.ptr);
   /* In the Responses API's "error" event, "type" names the event. */
-  if (jv_str(type, &st->a) == 0 && strcmp(st->a.p, "error") != 0)
-    snprintf(t, sizeof t, "%s", st->a.p);
-  if (jv_str(code, &st->a) == 0) snprintf(k, sizeof k, "%s", st->a.p);
-  int numeric = jv_type(code) == JV_NUMBER ? (int)jv_u64(code, 0) : 0;
+  if (!pc_json_is(v[1], "error") &&
+      pc_json_text(v[1], &st->a, &text) == PT_OK)
+    snprintf(t, sizeof t, "%.*s", (int)text.len, text.ptr);
+  if (pc_json_text(v[2], &st->a, &text) == PT_OK)
+    snprintf(k, sizeof k, "%.*s", (int)text.len, text.ptr);
+  int numeric = pc_json_type(v[2]) == PC_JSON_NUMBER
+                    ? (int)pc_json_u64(v[2], 0) : 0;
 
   pc_error e;
   memset(&e, 0, sizeof e);
   classify(t, k, numeric, &e);
-  snprintf(e.message, sizeof e.message, "openai failed mid-stream (%s%s%s): %s",
+  say(e.message, sizeof e.message, "openai failed mid-stream (%s%s%s): %s",
            t, t[0] && k[0] ? "/" : "", k[0] || t[0] ? k : "error",
            m[0] ? m : "no message");
   oa_scrub_key(e.message, sizeof e.message, st->api_key);

@@ -22,7 +22,7 @@ typedef struct models_job {
   pt_http *r;         /* NULL once on_done ran */
   pt_str api_key;     /* host-owned */
   int http_status;
-  jv_buf body;
+  pc_buf body;
   int too_big;
   int cancelled;
 } models_job;
@@ -32,7 +32,7 @@ static void finish(models_job *j, int32_t status, cJSON *result)
   char *json = cJSON_PrintUnformatted(result);
   pt_op *op = j->op;
   cJSON_Delete(result);
-  jv_buf_free(&j->body);
+  pc_buf_free(&j->body);
   free(j);
   oa_api->op_done(op, json ? status : PT_ENOMEM,
                   json ? (pt_str){ json, strlen(json) }
@@ -87,14 +87,14 @@ static void on_body(pt_http *r, void *ud, pt_str chunk)
     j->too_big = 1;
     return;
   }
-  if (jv_buf_add(&j->body, chunk.ptr, chunk.len) != 0) j->too_big = 1;
+  if (pc_buf_append(&j->body, chunk.ptr, chunk.len) != 0) j->too_big = 1;
 }
 
 static void on_done(pt_http *r, void *ud, int32_t status, pt_str message)
 {
   models_job *j = ud;
   j->r = NULL;
-  pt_str body = { j->body.p ? j->body.p : "", j->body.len };
+  pt_str body = pc_buf_view(&j->body);
   char text[700];
   if (status == PT_ECANCELED) {
     finish(j, PT_ECANCELED, error_result("cancelled", NULL));

@@ -4,10 +4,10 @@
  * plugin.c registers the provider, reads settings and starts chats;
  * request_chat.c and request_responses.c turn the normalized request
  * (docs/providers.md) into a Chat Completions or Responses body, with
- * request_parts.c for what both read alike; stream_chat.c and
+ * request.c for the walk both share; stream_chat.c and
  * stream_responses.c turn those APIs' event streams back into normalized
- * events, with stream.c for what both share and json_view.c to read events
- * without allocating; errors.c reads error bodies and error events;
+ * events, with stream.c for what both share, reading events in place with
+ * plugins/common/json_view; errors.c reads error bodies and error events;
  * models.c lists models. The request life cycle (retries, cancel, the one
  * DONE) is plugins/common/provider_call.
  */
@@ -20,6 +20,7 @@
 #include <cjson/cJSON.h>
 #include <portico/plugin.h>
 
+#include "buf.h"
 #include "chat_request.h"
 #include "json_view.h"
 #include "provider_call.h"
@@ -58,7 +59,7 @@ typedef struct oa_headers {
 int32_t oa_headers_build(const oa_settings *s, int streaming, oa_headers *h);
 void oa_headers_free(oa_headers *h);
 
-/* ---- Requests (request_chat.c, request_responses.c, request_parts.c) --- */
+/* ---- Requests (request.c, request_chat.c, request_responses.c) -------- */
 
 /* The API body for normalized request `req`, as malloc'd JSON text, or
  * NULL with a sentence in `err`. */
@@ -67,14 +68,48 @@ char *oa_chat_body(const cJSON *req, const oa_settings *s, char *err,
 char *oa_responses_body(const cJSON *req, const oa_settings *s, char *err,
                         size_t errlen);
 
-/* Shared by both: an image part as a URL (a data: URL for base64 data),
- * malloc'd, or NULL when the part has neither. */
-char *oa_image_url(const cJSON *part);
+/* How one API writes the pieces that request.c's walk finds in a
+ * normalized request. The functions return a new item for the walk to
+ * insert (NULL when memory ran out, which insertion ignores); their
+ * strings are borrowed. */
+typedef struct oa_wire {
+  const char *text_type;    /* "type" of a user text part */
+  const char *message_type; /* "type" of a message item; NULL: none */
+  int nested_function;      /* a tool's or tool_choice's function name sits
+                               in a "function" object, not beside "type" */
+  cJSON *(*image)(const char *url);
+  /* What answers tool call `id` with `text`. */
+  cJSON *(*tool_result)(const char *id, const char *text);
+  /* One tool call of an assistant message; `arguments` is JSON text. */
+  cJSON *(*tool_call)(const char *id, const char *name,
+                      const char *arguments);
+  /* Append to `out` an assistant message's `text` (NULL when it has
+   * none) and `calls` (an array made of tool_call()s, taken). */
+  void (*assistant)(cJSON *out, const char *text, cJSON *calls);
+} oa_wire;
 
-/* A tool result's text: its string content, or its text parts joined with
- * newlines, prefixed "Error: " when is_error (the APIs have no error flag
- * on a tool result, so the model reads it in words). malloc'd. */
-char *oa_tool_result_text(const cJSON *part);
+/* The request's messages, appended to `out` (Chat Completions' messages,
+ * the Responses API's input) as `w` writes them. 0, or -1 with a sentence
+ * in `err`. */
+int oa_write_messages(cJSON *out, const cJSON *req, const oa_wire *w,
+                      char *err, size_t errlen);
+
+/* The request's tools and tool_choice into `body`. 0, or -1 with a
+ * sentence in `err` (a tool_choice neither API takes). */
+int oa_write_tools(cJSON *body, const cJSON *req, const oa_wire *w,
+                   char *err, size_t errlen);
+
+/* Copy member `from` of the request to `to` of `body`, unless it is
+ * absent or null. */
+void oa_copy_member(cJSON *body, const cJSON *req, const char *from,
+                    const char *to);
+
+/* Merge the request's "extra" into `body` and print it; takes `body`.
+ * malloc'd text, or NULL with a sentence in `err`. */
+char *oa_body_text(cJSON *body, const cJSON *req, char *err, size_t errlen);
+
+/* The string member `key` of `o`, or NULL. */
+const char *oa_string(const cJSON *o, const char *key);
 
 /* thinking.effort, or one derived from thinking.budget_tokens; NULL when
  * the request asks for neither. */
@@ -93,7 +128,7 @@ typedef struct oa_stream {
   pt_sse *sse;              /* the current attempt's splitter */
   pt_str api_key;           /* host-owned; kept out of error messages */
   pc_tool_calls tools;
-  jv_buf a, b;              /* reused decode buffers */
+  pc_buf a, b;              /* reused decode buffers */
 
   /* Reset on every attempt. */
   uint32_t finish;          /* PT_STOP_* once the API said why it stopped */
@@ -129,6 +164,19 @@ void oa_stream_finish(oa_stream *st, uint32_t stop);
  * failed already. Returns 0 when `rc` is not negative, else -1. */
 int oa_stream_check(oa_stream *st, int32_t rc);
 
+/* The text of string `v` (empty when it is none): a view into the event,
+ * or into `scratch` when it holds escapes. 0, or -1 after failing the chat
+ * when memory ran out. */
+int oa_stream_string(oa_stream *st, pc_json v, pc_buf *scratch, pt_str *out);
+
+/* Emit string `v`, when it is a non-empty one, as an event of `kind`
+ * (decoded in `a`). 0, or -1 when the chat failed. */
+int oa_stream_text(oa_stream *st, pc_json v, uint32_t kind);
+
+/* More arguments for tool call `index`: string `args`, when it is a
+ * non-empty one (decoded in `a`). 0, or -1 when the chat failed. */
+int oa_stream_tool_args(oa_stream *st, uint32_t index, pc_json args);
+
 /* What a splitter callback returns once the chat's outcome is decided:
  * stops feeding the rest of this attempt. */
 int32_t oa_stream_stop(oa_stream *st);
@@ -161,7 +209,7 @@ void oa_http_error(pc_call *c, void *ud, int http_status, pt_str body,
 
 /* Fail the chat with an error object from inside a stream ({"message",
  * "type", "code"}); retryable when it says the server is busy or broke. */
-void oa_stream_error(oa_stream *st, jv error);
+void oa_stream_error(oa_stream *st, pc_json error);
 
 /* Replace anything in `msg` that looks like the API key (or OpenAI's
  * masked echo of one) with "[redacted]". */

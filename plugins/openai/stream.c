@@ -1,7 +1,7 @@
 /*
  * plugins/openai/stream.c: what the Chat Completions and Responses stream
- * parsers share: the splitter per attempt, usage, the successful end, the
- * cut stream, and freeing a chat's state.
+ * parsers share: the splitter per attempt, reading strings out of events,
+ * usage, the successful end, the cut stream, and freeing a chat's state.
  */
 #include "openai.h"
 
@@ -41,7 +41,7 @@ void oa_stream_feed(oa_stream *st, pt_str bytes)
   if (st->stopped) return;
   if (st->json_body) {
     if (st->b.len + bytes.len < JSON_BODY_MAX &&
-        jv_buf_add(&st->b, bytes.ptr, bytes.len) != 0) {
+        pc_buf_append(&st->b, bytes.ptr, bytes.len) != 0) {
       st->stopped = 1;
       oa_stream_check(st, PT_ENOMEM);
     }
@@ -72,6 +72,30 @@ int oa_stream_check(oa_stream *st, int32_t rc)
     pc_call_fail(st->call, rc, 0, NULL, "openai stream: %s",
                  pt_strerror(rc));
   return -1;
+}
+
+int oa_stream_string(oa_stream *st, pc_json v, pc_buf *scratch, pt_str *out)
+{
+  return oa_stream_check(st, pc_json_text(v, scratch, out) == PT_ENOMEM
+                                 ? PT_ENOMEM : PT_OK);
+}
+
+int oa_stream_text(oa_stream *st, pc_json v, uint32_t kind)
+{
+  pt_str text;
+  if (pc_json_type(v) != PC_JSON_STRING || v.len <= 2) return 0;
+  if (oa_stream_string(st, v, &st->a, &text) != 0) return -1;
+  pc_call_text(st->call, kind, text);
+  return 0;
+}
+
+int oa_stream_tool_args(oa_stream *st, uint32_t index, pc_json args)
+{
+  pt_str text;
+  if (pc_json_type(args) != PC_JSON_STRING || args.len <= 2) return 0;
+  if (oa_stream_string(st, args, &st->a, &text) != 0) return -1;
+  return oa_stream_check(st, pc_tools_delta(&st->tools, st->call, index,
+                                            text));
 }
 
 int32_t oa_stream_stop(oa_stream *st)
@@ -111,10 +135,11 @@ int32_t oa_stream_malformed(oa_stream *st, pt_str data)
 int oa_stream_json_end(oa_stream *st, int32_t status)
 {
   if (!st->json_body || status < 0) return 0;
-  pt_str body = { st->b.p ? st->b.p : "", st->b.len };
-  jv root, error;
-  if (jv_parse(body, &root) == 0 &&
-      jv_type(error = jv_get(root, "error")) == JV_OBJECT) {
+  static const pc_json_key keys[] = { PC_JSON_KEY("error", PC_JSON_ROOT) };
+  pt_str body = pc_buf_view(&st->b);
+  pc_json root, error;
+  if (pc_json_parse_pick(body, &root, keys, 1, &error) == PT_OK &&
+      pc_json_type(error) == PC_JSON_OBJECT) {
     oa_stream_error(st, error);
     return 1;
   }
@@ -151,8 +176,8 @@ void oa_stream_free(void *ud)
   oa_stream *st = ud;
   if (st->sse) oa_api->sse_free(st->sse);
   pc_tools_free(&st->tools);
-  jv_buf_free(&st->a);
-  jv_buf_free(&st->b);
+  pc_buf_free(&st->a);
+  pc_buf_free(&st->b);
   free(st->outputs);
   free(st);
 }

@@ -26,35 +26,78 @@
 #include <stdio.h>
 #include <string.h>
 
-static uint32_t stop_of(jv finish)
+/* What a chunk may say at its root, and in one of its choices. */
+enum {
+  K_CHOICES,
+  K_USAGE,
+  K_PROMPT_TOKENS,
+  K_COMPLETION_TOKENS,
+  K_PROMPT_DETAILS,
+  K_CACHED_TOKENS,
+  K_ERROR,
+  K_COUNT
+};
+
+static const pc_json_key chunk_keys[K_COUNT] = {
+  [K_CHOICES] = PC_JSON_KEY("choices", PC_JSON_ROOT),
+  [K_USAGE] = PC_JSON_KEY("usage", PC_JSON_ROOT),
+  [K_PROMPT_TOKENS] = PC_JSON_KEY("prompt_tokens", K_USAGE),
+  [K_COMPLETION_TOKENS] = PC_JSON_KEY("completion_tokens", K_USAGE),
+  [K_PROMPT_DETAILS] = PC_JSON_KEY("prompt_tokens_details", K_USAGE),
+  [K_CACHED_TOKENS] = PC_JSON_KEY("cached_tokens", K_PROMPT_DETAILS),
+  [K_ERROR] = PC_JSON_KEY("error", PC_JSON_ROOT),
+};
+
+enum {
+  C_INDEX,
+  C_FINISH_REASON,
+  C_STOP_REASON,
+  C_DELTA,
+  C_CONTENT,
+  C_REASONING_CONTENT,
+  C_REASONING,
+  C_REFUSAL,
+  C_TOOL_CALLS,
+  C_COUNT
+};
+
+static const pc_json_key choice_keys[C_COUNT] = {
+  [C_INDEX] = PC_JSON_KEY("index", PC_JSON_ROOT),
+  [C_FINISH_REASON] = PC_JSON_KEY("finish_reason", PC_JSON_ROOT),
+  [C_STOP_REASON] = PC_JSON_KEY("stop_reason", PC_JSON_ROOT),
+  [C_DELTA] = PC_JSON_KEY("delta", PC_JSON_ROOT),
+  [C_CONTENT] = PC_JSON_KEY("content", C_DELTA),
+  [C_REASONING_CONTENT] = PC_JSON_KEY("reasoning_content", C_DELTA),
+  [C_REASONING] = PC_JSON_KEY("reasoning", C_DELTA),
+  [C_REFUSAL] = PC_JSON_KEY("refusal", C_DELTA),
+  [C_TOOL_CALLS] = PC_JSON_KEY("tool_calls", C_DELTA),
+};
+
+static uint32_t stop_of(pc_json finish)
 {
-  if (jv_is(finish, "length")) return PT_STOP_MAX_TOKENS;
-  if (jv_is(finish, "tool_calls") || jv_is(finish, "function_call"))
+  if (pc_json_is(finish, "length")) return PT_STOP_MAX_TOKENS;
+  if (pc_json_is(finish, "tool_calls") || pc_json_is(finish, "function_call"))
     return PT_STOP_TOOL_USE;
-  if (jv_is(finish, "content_filter")) return PT_STOP_REFUSAL;
+  if (pc_json_is(finish, "content_filter")) return PT_STOP_REFUSAL;
   return PT_STOP_END_TURN;
 }
 
-static pt_str view(const jv_buf *b)
-{
-  return (pt_str){ b->p ? b->p : "", b->len };
-}
-
-/* Decode string `v` into `b`; fail the chat when memory runs out. */
-static int decode(oa_stream *st, jv v, jv_buf *b)
-{
-  return oa_stream_check(st, jv_str(v, b) == 0 ? PT_OK : PT_ENOMEM);
-}
-
 /* One element of delta.tool_calls; `pos` is its place in that array. */
-static int tool_piece(oa_stream *st, jv tc, size_t pos)
+static int tool_piece(oa_stream *st, pc_json tc, size_t pos)
 {
-  jv index = jv_get(tc, "index"), id = jv_get(tc, "id");
-  jv fn = jv_get(tc, "function");
-  jv name = jv_get(fn, "name"), args = jv_get(fn, "arguments");
+  enum { T_INDEX, T_ID, T_FUNCTION, T_NAME, T_ARGUMENTS, T_COUNT };
+  static const pc_json_key keys[T_COUNT] = {
+    [T_INDEX] = PC_JSON_KEY("index", PC_JSON_ROOT),
+    [T_ID] = PC_JSON_KEY("id", PC_JSON_ROOT),
+    [T_FUNCTION] = PC_JSON_KEY("function", PC_JSON_ROOT),
+    [T_NAME] = PC_JSON_KEY("name", T_FUNCTION),
+    [T_ARGUMENTS] = PC_JSON_KEY("arguments", T_FUNCTION),
+  };
+  pc_json v[T_COUNT];
+  pc_json_pick(tc, keys, T_COUNT, v);
   uint64_t i;
-  if (jv_type(index) == JV_NUMBER) {
-    i = jv_u64(index, UINT32_MAX);
+  if (pc_json_type(v[T_INDEX]) == PC_JSON_NUMBER) {
+    i = pc_json_u64(v[T_INDEX], UINT32_MAX);
   } else {
     /* Servers that leave index out send calls one after another: a new id
      * begins the next call, anything else continues the last. */
@@ -62,106 +105,68 @@ static int tool_piece(oa_stream *st, jv tc, size_t pos)
         st->tools.count ? pc_tools_get(&st->tools,
                                        (uint32_t)st->tools.count - 1)
                         : NULL;
-    int new_id = jv_type(id) == JV_STRING &&
-                 (!last || !last->id || !jv_is(id, last->id));
+    int new_id = pc_json_type(v[T_ID]) == PC_JSON_STRING &&
+                 (!last || !last->id || !pc_json_is(v[T_ID], last->id));
     i = st->tools.count ? st->tools.count - (new_id ? 0 : 1) : pos;
   }
   if (i > UINT32_MAX) i = UINT32_MAX;
 
   pc_tool_call *cur = pc_tools_get(&st->tools, (uint32_t)i);
   if (!cur || !cur->open) {
-    if (jv_type(name) != JV_STRING) {
+    pt_str id, name;
+    char made[32];
+    if (pc_json_type(v[T_NAME]) != PC_JSON_STRING) {
       pc_call_fail(st->call, PT_EPROTO, 0, NULL,
                    "openai began tool call %llu without a function name",
                    (unsigned long long)i);
       return -1;
     }
-    if (jv_type(id) == JV_STRING) {
-      if (decode(st, id, &st->a) != 0) return -1;
+    if (pc_json_type(v[T_ID]) == PC_JSON_STRING) {
+      if (oa_stream_string(st, v[T_ID], &st->a, &id) != 0) return -1;
     } else {
       /* A call needs an id to be answered; make one that is unique in
        * this reply. */
-      char made[32];
       int n = snprintf(made, sizeof made, "call_%llu", (unsigned long long)i);
-      st->a.len = 0;
-      if (oa_stream_check(st, jv_buf_add(&st->a, made, (size_t)n) == 0
-                                  ? PT_OK : PT_ENOMEM) != 0)
-        return -1;
+      id = (pt_str){ made, (size_t)n };
     }
-    if (decode(st, name, &st->b) != 0) return -1;
-    if (oa_stream_check(st, pc_tools_start(&st->tools, st->call, (uint32_t)i,
-                                           view(&st->a), view(&st->b))) != 0)
+    if (oa_stream_string(st, v[T_NAME], &st->b, &name) != 0 ||
+        oa_stream_check(st, pc_tools_start(&st->tools, st->call, (uint32_t)i,
+                                           id, name)) != 0)
       return -1;
   }
-  if (jv_type(args) == JV_STRING && args.len > 2) {
-    if (decode(st, args, &st->a) != 0) return -1;
-    if (oa_stream_check(st, pc_tools_delta(&st->tools, st->call, (uint32_t)i,
-                                           view(&st->a))) != 0)
-      return -1;
-  }
-  return 0;
-}
-
-/* Emit string `v` (when it is one) as an event of `kind`. */
-static int text_of(oa_stream *st, jv v, uint32_t kind)
-{
-  if (jv_type(v) != JV_STRING || v.len <= 2) return 0;
-  if (decode(st, v, &st->a) != 0) return -1;
-  pc_call_text(st->call, kind, view(&st->a));
-  return 0;
-}
-
-static int read_delta(oa_stream *st, jv delta)
-{
-  jv key, v, reasoning = { NULL, 0 }, content = { NULL, 0 };
-  jv refusal = { NULL, 0 }, calls = { NULL, 0 };
-  size_t cursor = 0;
-  /* One pass over the members: a chunk is read once, whatever it holds. */
-  while (jv_next_member(delta, &cursor, &key, &v)) {
-    if (jv_is(key, "content"))
-      content = v;
-    else if ((jv_is(key, "reasoning_content") || jv_is(key, "reasoning")) &&
-             jv_type(v) == JV_STRING && v.len > 2 && reasoning.len == 0)
-      /* Servers moving from one name to the other fill both: the first
-       * with text is the reasoning, once. */
-      reasoning = v;
-    else if (jv_is(key, "refusal"))
-      refusal = v;
-    else if (jv_is(key, "tool_calls"))
-      calls = v;
-  }
-  if (text_of(st, reasoning, PT_EV_THINKING) != 0) return -1;
-  if (text_of(st, content, PT_EV_TEXT) != 0) return -1;
-  if (jv_type(refusal) == JV_STRING && refusal.len > 2) {
-    st->refusal = 1;
-    if (text_of(st, refusal, PT_EV_TEXT) != 0) return -1;
-  }
-  jv tc;
-  size_t pos = 0;
-  cursor = 0;
-  while (jv_next(calls, &cursor, &tc))
-    if (tool_piece(st, tc, pos++) != 0) return -1;
-  return 0;
+  return oa_stream_tool_args(st, (uint32_t)i, v[T_ARGUMENTS]);
 }
 
 /* choices[0]; a server that sends more choices gets its first read. */
-static int read_choice(oa_stream *st, jv choice)
+static int read_choice(oa_stream *st, pc_json choice)
 {
-  jv key, v, delta = { NULL, 0 };
-  size_t cursor = 0;
-  while (jv_next_member(choice, &cursor, &key, &v)) {
-    if (jv_is(key, "index")) {
-      if (jv_u64(v, 0) != 0) return 0;
-    } else if (jv_is(key, "delta")) {
-      delta = v;
-    } else if (jv_is(key, "finish_reason")) {
-      if (jv_type(v) == JV_STRING) st->finish = stop_of(v);
-    } else if (jv_is(key, "stop_reason")) {
-      if (jv_type(v) == JV_STRING || jv_type(v) == JV_NUMBER)
-        st->cut_by_stop = 1;
-    }
+  pc_json v[C_COUNT];
+  pc_json_pick(choice, choice_keys, C_COUNT, v);
+  if (pc_json_u64(v[C_INDEX], 0) != 0) return 0;
+  if (pc_json_type(v[C_FINISH_REASON]) == PC_JSON_STRING)
+    st->finish = stop_of(v[C_FINISH_REASON]);
+  int stop_type = pc_json_type(v[C_STOP_REASON]);
+  if (stop_type == PC_JSON_STRING || stop_type == PC_JSON_NUMBER)
+    st->cut_by_stop = 1;
+
+  /* Servers moving from one name to the other fill both: the first with
+   * text is the reasoning, once. */
+  pc_json reasoning = { NULL, 0 };
+  for (int k = C_REASONING_CONTENT; k <= C_REASONING; k++)
+    if (pc_json_type(v[k]) == PC_JSON_STRING && v[k].len > 2 &&
+        (!reasoning.len || v[k].ptr < reasoning.ptr))
+      reasoning = v[k];
+  if (oa_stream_text(st, reasoning, PT_EV_THINKING) != 0) return -1;
+  if (oa_stream_text(st, v[C_CONTENT], PT_EV_TEXT) != 0) return -1;
+  if (pc_json_type(v[C_REFUSAL]) == PC_JSON_STRING && v[C_REFUSAL].len > 2) {
+    st->refusal = 1;
+    if (oa_stream_text(st, v[C_REFUSAL], PT_EV_TEXT) != 0) return -1;
   }
-  return read_delta(st, delta);
+  pc_json tc;
+  size_t cursor = 0, pos = 0;
+  while (pc_json_next(v[C_TOOL_CALLS], &cursor, &tc))
+    if (tool_piece(st, tc, pos++) != 0) return -1;
+  return 0;
 }
 
 static int32_t on_event(void *ud, const pt_sse_event *ev)
@@ -172,37 +177,27 @@ static int32_t on_event(void *ud, const pt_sse_event *ev)
     oa_stream_finish(st, st->finish ? st->finish : PT_STOP_END_TURN);
     return oa_stream_stop(st);
   }
-  jv root;
-  if (jv_parse(d, &root) != 0 || jv_type(root) != JV_OBJECT)
+  pc_json root, v[K_COUNT];
+  if (pc_json_parse_pick(d, &root, chunk_keys, K_COUNT, v) != PT_OK ||
+      pc_json_type(root) != PC_JSON_OBJECT)
     return oa_stream_malformed(st, d);
 
-  jv key, v, choices = { NULL, 0 }, usage = { NULL, 0 }, error = { NULL, 0 };
-  size_t cursor = 0;
-  while (jv_next_member(root, &cursor, &key, &v)) {
-    if (jv_is(key, "choices"))
-      choices = v;
-    else if (jv_is(key, "usage"))
-      usage = v;
-    else if (jv_is(key, "error"))
-      error = v;
-  }
   int named_error = ev->event.len == 5 && !memcmp(ev->event.ptr, "error", 5);
-  if (jv_type(error) == JV_OBJECT || named_error) {
-    oa_stream_error(st, jv_type(error) == JV_OBJECT ? error : root);
+  if (pc_json_type(v[K_ERROR]) == PC_JSON_OBJECT || named_error) {
+    oa_stream_error(st, pc_json_type(v[K_ERROR]) == PC_JSON_OBJECT ? v[K_ERROR]
+                                                                   : root);
     return oa_stream_stop(st);
   }
 
-  jv choice;
-  cursor = 0;
-  while (jv_next(choices, &cursor, &choice))
+  pc_json choice;
+  size_t cursor = 0;
+  while (pc_json_next(v[K_CHOICES], &cursor, &choice))
     if (read_choice(st, choice) != 0) return oa_stream_stop(st);
 
-  if (jv_type(usage) == JV_OBJECT) {
-    jv details = jv_get(usage, "prompt_tokens_details");
-    oa_stream_usage(st, jv_u64(jv_get(usage, "prompt_tokens"), 0),
-                    jv_u64(jv_get(details, "cached_tokens"), 0),
-                    jv_u64(jv_get(usage, "completion_tokens"), 0));
-  }
+  if (pc_json_type(v[K_USAGE]) == PC_JSON_OBJECT)
+    oa_stream_usage(st, pc_json_u64(v[K_PROMPT_TOKENS], 0),
+                    pc_json_u64(v[K_CACHED_TOKENS], 0),
+                    pc_json_u64(v[K_COMPLETION_TOKENS], 0));
   return pc_call_finished(st->call) ? oa_stream_stop(st) : 0;
 }
 

@@ -25,39 +25,50 @@
 #include <stdlib.h>
 #include <string.h>
 
-static pt_str view(const jv_buf *b)
-{
-  return (pt_str){ b->p ? b->p : "", b->len };
-}
+/* What an event may say; ended() reads its response object itself. */
+enum {
+  K_TYPE,
+  K_DELTA,
+  K_OUTPUT_INDEX,
+  K_ARGUMENTS,
+  K_ITEM,
+  K_ITEM_TYPE,
+  K_CALL_ID,
+  K_NAME,
+  K_ITEM_ARGUMENTS,
+  K_RESPONSE,
+  K_ERROR,
+  K_COUNT
+};
 
-static int decode(oa_stream *st, jv v, jv_buf *b)
-{
-  return oa_stream_check(st, jv_str(v, b) == 0 ? PT_OK : PT_ENOMEM);
-}
-
-static int text_of(oa_stream *st, jv v, uint32_t kind)
-{
-  if (jv_type(v) != JV_STRING || v.len <= 2) return 0;
-  if (decode(st, v, &st->a) != 0) return -1;
-  pc_call_text(st->call, kind, view(&st->a));
-  return 0;
-}
+static const pc_json_key event_keys[K_COUNT] = {
+  [K_TYPE] = PC_JSON_KEY("type", PC_JSON_ROOT),
+  [K_DELTA] = PC_JSON_KEY("delta", PC_JSON_ROOT),
+  [K_OUTPUT_INDEX] = PC_JSON_KEY("output_index", PC_JSON_ROOT),
+  [K_ARGUMENTS] = PC_JSON_KEY("arguments", PC_JSON_ROOT),
+  [K_ITEM] = PC_JSON_KEY("item", PC_JSON_ROOT),
+  [K_ITEM_TYPE] = PC_JSON_KEY("type", K_ITEM),
+  [K_CALL_ID] = PC_JSON_KEY("call_id", K_ITEM),
+  [K_NAME] = PC_JSON_KEY("name", K_ITEM),
+  [K_ITEM_ARGUMENTS] = PC_JSON_KEY("arguments", K_ITEM),
+  [K_RESPONSE] = PC_JSON_KEY("response", PC_JSON_ROOT),
+  [K_ERROR] = PC_JSON_KEY("error", PC_JSON_ROOT),
+};
 
 /* The tool call number of output item `output_index`, or -1. */
-static long tool_of(oa_stream *st, jv output_index)
+static long tool_of(oa_stream *st, pc_json output_index)
 {
-  uint64_t oi = jv_u64(output_index, UINT64_MAX);
+  uint64_t oi = pc_json_u64(output_index, UINT64_MAX);
   for (size_t i = 0; i < st->outputs_len; i++)
     if (st->outputs[i] == oi) return (long)i;
   return -1;
 }
 
-static int item_added(oa_stream *st, jv root)
+static int item_added(oa_stream *st, const pc_json *v)
 {
-  jv item = jv_get(root, "item");
-  if (!jv_is(jv_get(item, "type"), "function_call")) return 0;
-  jv call_id = jv_get(item, "call_id"), name = jv_get(item, "name");
-  if (jv_type(call_id) != JV_STRING || jv_type(name) != JV_STRING) {
+  if (!pc_json_is(v[K_ITEM_TYPE], "function_call")) return 0;
+  if (pc_json_type(v[K_CALL_ID]) != PC_JSON_STRING ||
+      pc_json_type(v[K_NAME]) != PC_JSON_STRING) {
     pc_call_fail(st->call, PT_EPROTO, 0, NULL,
                  "openai began a function call without call_id or name");
     return -1;
@@ -71,74 +82,64 @@ static int item_added(oa_stream *st, jv root)
   }
   uint32_t index = (uint32_t)st->outputs_len;
   st->outputs[st->outputs_len++] =
-      (uint32_t)jv_u64(jv_get(root, "output_index"), UINT32_MAX);
-  if (decode(st, call_id, &st->a) != 0 || decode(st, name, &st->b) != 0)
+      (uint32_t)pc_json_u64(v[K_OUTPUT_INDEX], UINT32_MAX);
+  pt_str id, name;
+  if (oa_stream_string(st, v[K_CALL_ID], &st->a, &id) != 0 ||
+      oa_stream_string(st, v[K_NAME], &st->b, &name) != 0 ||
+      oa_stream_check(st, pc_tools_start(&st->tools, st->call, index, id,
+                                         name)) != 0)
     return -1;
-  if (oa_stream_check(st, pc_tools_start(&st->tools, st->call, index,
-                                         view(&st->a), view(&st->b))) != 0)
-    return -1;
-  jv args = jv_get(item, "arguments");
-  if (jv_type(args) == JV_STRING && args.len > 2) {
-    if (decode(st, args, &st->a) != 0) return -1;
-    return oa_stream_check(st, pc_tools_delta(&st->tools, st->call, index,
-                                              view(&st->a)));
-  }
-  return 0;
+  return oa_stream_tool_args(st, index, v[K_ITEM_ARGUMENTS]);
 }
 
-static int args_delta(oa_stream *st, jv root)
+static int args_delta(oa_stream *st, const pc_json *v)
 {
-  long i = tool_of(st, jv_get(root, "output_index"));
+  long i = tool_of(st, v[K_OUTPUT_INDEX]);
   if (i < 0) {
     pc_call_fail(st->call, PT_EPROTO, 0, NULL,
                  "openai sent function call arguments for an output item "
                  "that is no function call");
     return -1;
   }
-  jv delta = jv_get(root, "delta");
-  if (jv_type(delta) != JV_STRING || delta.len <= 2) return 0;
-  if (decode(st, delta, &st->a) != 0) return -1;
-  return oa_stream_check(st, pc_tools_delta(&st->tools, st->call,
-                                            (uint32_t)i, view(&st->a)));
+  return oa_stream_tool_args(st, (uint32_t)i, v[K_DELTA]);
 }
 
 /* A call's arguments are whole (arguments.done, or output_item.done with
  * the item): when none streamed before, the whole text is the delta. */
-static int call_done(oa_stream *st, jv output_index, jv arguments)
+static int call_done(oa_stream *st, pc_json output_index, pc_json arguments)
 {
   long i = tool_of(st, output_index);
   pc_tool_call *tc = i < 0 ? NULL : pc_tools_get(&st->tools, (uint32_t)i);
   if (!tc || !tc->open) return 0;
-  if (tc->args_len == 0 && jv_type(arguments) == JV_STRING &&
-      arguments.len > 2) {
-    if (decode(st, arguments, &st->a) != 0) return -1;
-    if (oa_stream_check(st, pc_tools_delta(&st->tools, st->call, (uint32_t)i,
-                                           view(&st->a))) != 0)
-      return -1;
-  }
+  if (tc->args_len == 0 &&
+      oa_stream_tool_args(st, (uint32_t)i, arguments) != 0)
+    return -1;
   return oa_stream_check(st, pc_tools_end(&st->tools, st->call, (uint32_t)i));
 }
 
-static void usage_of(oa_stream *st, jv response)
+/* completed or incomplete: usage, and why it stopped. */
+static void ended(oa_stream *st, pc_json response, int incomplete)
 {
-  jv usage = jv_get(response, "usage");
-  if (jv_type(usage) != JV_OBJECT) return;
-  oa_stream_usage(st, jv_u64(jv_get(usage, "input_tokens"), 0),
-                  jv_u64(jv_get(jv_get(usage, "input_tokens_details"),
-                                "cached_tokens"), 0),
-                  jv_u64(jv_get(usage, "output_tokens"), 0));
-}
-
-static void ended(oa_stream *st, jv root, int incomplete)
-{
-  jv response = jv_get(root, "response");
-  usage_of(st, response);
+  enum { R_USAGE, R_INPUT, R_DETAILS, R_CACHED, R_OUTPUT, R_INCOMPLETE,
+         R_REASON, R_COUNT };
+  static const pc_json_key keys[R_COUNT] = {
+    [R_USAGE] = PC_JSON_KEY("usage", PC_JSON_ROOT),
+    [R_INPUT] = PC_JSON_KEY("input_tokens", R_USAGE),
+    [R_DETAILS] = PC_JSON_KEY("input_tokens_details", R_USAGE),
+    [R_CACHED] = PC_JSON_KEY("cached_tokens", R_DETAILS),
+    [R_OUTPUT] = PC_JSON_KEY("output_tokens", R_USAGE),
+    [R_INCOMPLETE] = PC_JSON_KEY("incomplete_details", PC_JSON_ROOT),
+    [R_REASON] = PC_JSON_KEY("reason", R_INCOMPLETE),
+  };
+  pc_json v[R_COUNT];
+  pc_json_pick(response, keys, R_COUNT, v);
+  if (pc_json_type(v[R_USAGE]) == PC_JSON_OBJECT)
+    oa_stream_usage(st, pc_json_u64(v[R_INPUT], 0),
+                    pc_json_u64(v[R_CACHED], 0), pc_json_u64(v[R_OUTPUT], 0));
   uint32_t stop = PT_STOP_END_TURN;
-  if (incomplete) {
-    jv reason = jv_get(jv_get(response, "incomplete_details"), "reason");
-    stop = jv_is(reason, "content_filter") ? PT_STOP_REFUSAL
-                                           : PT_STOP_MAX_TOKENS;
-  }
+  if (incomplete)
+    stop = pc_json_is(v[R_REASON], "content_filter") ? PT_STOP_REFUSAL
+                                                     : PT_STOP_MAX_TOKENS;
   oa_stream_finish(st, stop);
 }
 
@@ -150,53 +151,51 @@ static int is(pt_str type, const char *s)
 static int32_t on_event(void *ud, const pt_sse_event *ev)
 {
   oa_stream *st = ud;
-  jv root;
-  if (jv_parse(ev->data, &root) != 0 || jv_type(root) != JV_OBJECT)
+  pc_json root, v[K_COUNT];
+  if (pc_json_parse_pick(ev->data, &root, event_keys, K_COUNT, v) != PT_OK ||
+      pc_json_type(root) != PC_JSON_OBJECT)
     return oa_stream_malformed(st, ev->data);
   pt_str type = ev->event;
   if (is(type, "message")) {
-    /* A server that names no SSE event still types the data. */
-    jv t = jv_get(root, "type");
-    if (jv_type(t) != JV_STRING) return 0;
-    if (decode(st, t, &st->b) != 0) return oa_stream_stop(st);
-    type = view(&st->b);
+    /* A server that names no SSE event still types the data. Decoded
+     * into b, which only the branch taken below writes again. */
+    if (pc_json_type(v[K_TYPE]) != PC_JSON_STRING) return 0;
+    if (oa_stream_string(st, v[K_TYPE], &st->b, &type) != 0)
+      return oa_stream_stop(st);
   }
 
   int rc = 0;
   if (is(type, "response.output_text.delta")) {
-    rc = text_of(st, jv_get(root, "delta"), PT_EV_TEXT);
+    rc = oa_stream_text(st, v[K_DELTA], PT_EV_TEXT);
   } else if (is(type, "response.refusal.delta")) {
     st->refusal = 1;
-    rc = text_of(st, jv_get(root, "delta"), PT_EV_TEXT);
+    rc = oa_stream_text(st, v[K_DELTA], PT_EV_TEXT);
   } else if (is(type, "response.reasoning_summary_text.delta") ||
              is(type, "response.reasoning_text.delta")) {
-    rc = text_of(st, jv_get(root, "delta"), PT_EV_THINKING);
+    rc = oa_stream_text(st, v[K_DELTA], PT_EV_THINKING);
   } else if (is(type, "response.reasoning_summary_part.added")) {
     if (st->summary_parts++ > 0)
       pc_call_text(st->call, PT_EV_THINKING, (pt_str){ "\n\n", 2 });
   } else if (is(type, "response.output_item.added")) {
-    rc = item_added(st, root);
+    rc = item_added(st, v);
   } else if (is(type, "response.function_call_arguments.delta")) {
-    rc = args_delta(st, root);
+    rc = args_delta(st, v);
   } else if (is(type, "response.function_call_arguments.done")) {
-    rc = call_done(st, jv_get(root, "output_index"),
-                   jv_get(root, "arguments"));
+    rc = call_done(st, v[K_OUTPUT_INDEX], v[K_ARGUMENTS]);
   } else if (is(type, "response.output_item.done")) {
-    jv item = jv_get(root, "item");
-    if (jv_is(jv_get(item, "type"), "function_call"))
-      rc = call_done(st, jv_get(root, "output_index"),
-                     jv_get(item, "arguments"));
+    if (pc_json_is(v[K_ITEM_TYPE], "function_call"))
+      rc = call_done(st, v[K_OUTPUT_INDEX], v[K_ITEM_ARGUMENTS]);
   } else if (is(type, "response.completed")) {
-    ended(st, root, 0);
+    ended(st, v[K_RESPONSE], 0);
   } else if (is(type, "response.incomplete")) {
-    ended(st, root, 1);
+    ended(st, v[K_RESPONSE], 1);
   } else if (is(type, "response.failed") || is(type, "error")) {
     /* failed carries response.error; error is itself {code, message}
      * (some servers wrap it in "error"). Either way this attempt is over,
      * even when it is tried again. */
-    jv error = jv_get(jv_get(root, "response"), "error");
-    if (jv_type(error) != JV_OBJECT) error = jv_get(root, "error");
-    oa_stream_error(st, jv_type(error) == JV_OBJECT ? error : root);
+    pc_json error = pc_json_get(v[K_RESPONSE], "error");
+    if (pc_json_type(error) != PC_JSON_OBJECT) error = v[K_ERROR];
+    oa_stream_error(st, pc_json_type(error) == PC_JSON_OBJECT ? error : root);
     return oa_stream_stop(st);
   }
   if (rc != 0 || pc_call_finished(st->call)) return oa_stream_stop(st);
