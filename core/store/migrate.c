@@ -274,7 +274,7 @@ static int32_t read_state(pt_store *st, int64_t *version, int64_t *app,
 
 int32_t pt__store_migrate(pt_store *st)
 {
-  int64_t version, app, tables;
+  int64_t version = 0, app = 0, tables = 0;
   int32_t rc = read_state(st, &version, &app, &tables);
   if (rc == PT_OK) rc = check(st, version, app, tables);
   if (rc != PT_OK || version == PT_STORE_SCHEMA_VERSION) return rc;
