@@ -105,7 +105,8 @@ void fake_ollama_fail(fake_http_response *res, int status,
                       const char *escaped, const char *headers);
 
 /* A whole 200 stream of `n` one-word content lines and the done line,
- * written as fast as the socket takes them (for benchmarks). */
+ * written as fast as the socket takes them in 16 KiB pieces that cut lines
+ * anywhere (for benchmarks). */
 void fake_ollama_stream_deltas(fake_http_response *res, int n);
 
 #endif
