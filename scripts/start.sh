@@ -5,6 +5,6 @@
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPORTICO_TESTS=OFF -DPORTICO_BENCH=OFF >/dev/null
 cmake --build build -j"$(nproc)"
 exec build/bin/portico plugins "$@"
