@@ -31,6 +31,7 @@
 #include "pricing.h"
 
 #define EXIT_CANCELLED 130
+#define EXIT_TERMINATED 143
 
 static const char chat_help[] =
     "usage: portico chat [-p|--provider NAME] [-m|--model MODEL]\n"
@@ -80,7 +81,8 @@ typedef struct chat {
   cJSON *calls;                /* tool_call parts of the reply */
   char error[1024];
   int sigints;
-  uv_signal_t sigint;
+  int terminating;             /* SIGTERM: end the turn, then exit */
+  uv_signal_t sigint, sigterm;
 } chat;
 
 /* ------------------------------------------------------------------------ */
@@ -206,6 +208,15 @@ static void on_sigint(uv_signal_t *s, int signum)
   }
 }
 
+/* SIGTERM ends the reply as a cancel does, so what streamed is kept and
+ * the turn is recorded as interrupted, and then the process exits. */
+static void on_sigterm(uv_signal_t *s, int signum)
+{
+  chat *c = s->data;
+  c->terminating = 1;
+  if (c->op) pt_op_cancel(c->op);
+}
+
 static cJSON *build_request(chat *c)
 {
   cJSON *req = cJSON_CreateObject();
@@ -280,11 +291,13 @@ static int run_turn(chat *c)
     return PT_EXIT_FAIL;
   }
   uv_signal_start(&c->sigint, on_sigint, SIGINT);
+  uv_signal_start(&c->sigterm, on_sigterm, SIGTERM);
   while (!c->done) {
     uv_run(&c->k->loop, UV_RUN_ONCE);
     if (c->recording) pt_chat_record_flush(&c->rec);
   }
   uv_signal_stop(&c->sigint);
+  uv_signal_stop(&c->sigterm);
 
   if (!c->json && c->reply_len && c->reply[c->reply_len - 1] != '\n')
     putchar('\n');
@@ -292,7 +305,7 @@ static int run_turn(chat *c)
   if (c->stop == PT_STOP_CANCELLED) {
     keep_reply(c);
     if (!c->json) fputs("portico: cancelled\n", stderr);
-    return EXIT_CANCELLED;
+    return c->terminating ? EXIT_TERMINATED : EXIT_CANCELLED;
   }
   if (c->status < 0) {
     fprintf(stderr, "portico: %s\n", c->error);
@@ -359,6 +372,7 @@ static int repl(chat *c)
     add_user_message(c, line);
     free(line);
     int status = run_turn(c);
+    if (c->terminating) return status;
     /* A failed turn is taken back, so the next line can try again. */
     if (status == PT_EXIT_FAIL)
       cJSON_DeleteItemFromArray(c->messages,
@@ -483,7 +497,8 @@ int pt_cli_chat(const pt_cli *cli, int argc, char **argv)
   c.messages = cJSON_CreateArray();
   c.stderr_tty = isatty(STDERR_FILENO);
   uv_signal_init(&c.k->loop, &c.sigint);
-  c.sigint.data = &c;
+  uv_signal_init(&c.k->loop, &c.sigterm);
+  c.sigint.data = c.sigterm.data = &c;
   cJSON *info = NULL;
   int ready = 1;
   if (!no_store) {
@@ -503,6 +518,7 @@ int pt_cli_chat(const pt_cli *cli, int argc, char **argv)
     }
   }
   uv_close((uv_handle_t *)&c.sigint, NULL);
+  uv_close((uv_handle_t *)&c.sigterm, NULL);
   if (!no_store) pt_chat_record_close(&c.rec);
   cJSON_Delete(info);
   cJSON_Delete(c.messages);

@@ -159,6 +159,21 @@ static void ctrl_c_cancels_the_reply(void)
   close(fd);
 }
 
+static void sigterm_ends_the_reply_and_exits(void)
+{
+  const char *argv[] = { "--no-default-plugins", "--plugins", dir, "chat",
+                         "-m", "echo-1", "hang", NULL };
+  int fd;
+  pid_t pid = start_portico(argv, env, &fd);
+  usleep(300 * 1000);
+  kill(pid, SIGTERM);
+  int status = -1;
+  for (int i = 0; i < 500 && waitpid(pid, &status, WNOHANG) == 0; i++)
+    usleep(10000);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 143);
+  close(fd);
+}
+
 /* Read from the terminal until `want` appears after *mark; move *mark past
  * it. Output arrives in arbitrary pieces, so a match may already be in the
  * buffer from an earlier read. */
@@ -270,6 +285,7 @@ int main(void)
   RUN(provider_and_model_default_from_config);
   RUN(undecided_or_unknown_provider_is_one_clear_line);
   RUN(ctrl_c_cancels_the_reply);
+  RUN(sigterm_ends_the_reply_and_exits);
   RUN(the_repl_keeps_the_conversation);
   RUN(models_lists_each_providers_models);
   h_rmtree(dir);
