@@ -27,7 +27,8 @@ for dir in "$work/cmake-build" "$work/pc-build"; do
   out=$("$work/prefix/bin/portico" --config "$config" --plugins "$dir" plugins --json)
   for want in '"name":	"hello_provider"' '"id":	"hello"' \
               '"name":	"word_count"' '"name":	"claude"' \
-              '"name":	"openai"' '"name":	"ollama"' '"refused":	[]'; do
+              '"name":	"openai"' '"name":	"ollama"' '"name":	"tools"' \
+              '"refused":	[]'; do
     if ! printf '%s' "$out" | grep -qF "$want"; then
       echo "FAIL: $dir: expected $want in:"; printf '%s\n' "$out"; exit 1
     fi

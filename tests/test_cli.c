@@ -79,7 +79,7 @@ static void bundled_plugins_are_listed(void)
   const char *argv[] = { "plugins", NULL };
   run_portico(&r, argv, isolated_env);
   CHECK_INT(r.status, ==, 0);
-  CHECK_CONTAINS(r.out, "3 plugins loaded, 0 refused");
+  CHECK_CONTAINS(r.out, "4 plugins loaded, 0 refused");
   CHECK_CONTAINS(r.out, "provider claude");
   CHECK_CONTAINS(r.out, "provider openai");
   CHECK_CONTAINS(r.out, "provider ollama");
@@ -163,7 +163,7 @@ static void plugins_are_searched_in_the_documented_order(void)
                  "lib/portico/plugins");
 
   cJSON *plugins = cJSON_GetObjectItem(doc, "plugins");
-  CHECK_INT(cJSON_GetArraySize(plugins), ==, 6);
+  CHECK_INT(cJSON_GetArraySize(plugins), ==, 7);
   CHECK_STR(json_name(cJSON_GetArrayItem(plugins, 0)), "echo");
   CHECK_STR(json_name(cJSON_GetArrayItem(plugins, 1)), "probe");
   CHECK_STR(json_name(cJSON_GetArrayItem(plugins, 2)), "stubborn");
