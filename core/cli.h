@@ -67,5 +67,6 @@ int pt_cli_chat(const pt_cli *cli, int argc, char **argv);
 int pt_cli_models(const pt_cli *cli, int argc, char **argv);
 int pt_cli_sessions(const pt_cli *cli, int argc, char **argv);
 int pt_cli_usage(const pt_cli *cli, int argc, char **argv);
+int pt_cli_policy(const pt_cli *cli, int argc, char **argv);
 
 #endif

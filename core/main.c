@@ -31,6 +31,8 @@ static const char main_help[] =
     "  models                     the models each provider can reach\n"
     "  plugins [list|info|watch]  what the plugins provide, and why any\n"
     "                             plugin was refused\n"
+    "  policy [rules|forget|allow|deny|explain|test]\n"
+    "                             the permission policy and stored rules\n"
     "  sessions [list|show|search|export|delete]\n"
     "                             the saved conversations\n"
     "  usage                      tokens and cost, by model, provider, day\n"
@@ -128,6 +130,8 @@ int main(int argc, char **argv)
     status = pt_cli_models(&cli, nrest - 1, rest + 1);
   } else if (strcmp(rest[0], "plugins") == 0) {
     status = pt_cli_plugins(&cli, nrest - 1, rest + 1);
+  } else if (strcmp(rest[0], "policy") == 0) {
+    status = pt_cli_policy(&cli, nrest - 1, rest + 1);
   } else if (strcmp(rest[0], "sessions") == 0) {
     status = pt_cli_sessions(&cli, nrest - 1, rest + 1);
   } else if (strcmp(rest[0], "usage") == 0) {

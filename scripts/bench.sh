@@ -11,3 +11,5 @@ echo
 build-bench/bin/bench_providers "${2:-100000}"
 echo
 build-bench/bin/bench_store build-bench/bin/portico "${3:-100000}"
+echo
+build-bench/bin/bench_policy "${4:-20000}"
