@@ -1,6 +1,7 @@
 #!/bin/sh
 # Build a release binary and run every benchmark under bench/:
 #   sh scripts/bench.sh [STARTUP_RUNS] [DELTAS] [SEARCH_MESSAGES]
+#                       [POLICY_DECISIONS] [AGENT_TURNS] [AGENT_SESSIONS]
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh
@@ -13,3 +14,5 @@ echo
 build-bench/bin/bench_store build-bench/bin/portico "${3:-100000}"
 echo
 build-bench/bin/bench_policy "${4:-20000}"
+echo
+build-bench/bin/bench_agent "${5:-200}" "${6:-1000}"
