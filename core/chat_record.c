@@ -196,6 +196,26 @@ void pt_chat_record_event(pt_chat_record *r, const pt_chat_event *ev)
   failed(r, rc);
 }
 
+void pt_chat_record_reply_end(pt_chat_record *r, int interrupted)
+{
+  if (!r->reply) return;
+  failed(r, pt_store_message_end(r->st, r->reply, interrupted));
+  r->reply = 0;
+}
+
+void pt_chat_record_message(pt_chat_record *r, const cJSON *msg)
+{
+  if (r->turn)
+    failed(r, pt_store_message_add(r->st, r->session, r->turn, msg, NULL));
+}
+
+void pt_chat_record_reply_begin(pt_chat_record *r)
+{
+  if (r->turn && !r->reply)
+    failed(r, pt_store_message_begin(r->st, r->session, r->turn,
+                                     "assistant", &r->reply));
+}
+
 void pt_chat_record_end(pt_chat_record *r, int32_t status, uint32_t stop,
                         const char *error)
 {

@@ -73,6 +73,16 @@ void pt_chat_record_begin(pt_chat_record *r, const char *provider,
  * usage). DONE is pt_chat_record_end's business. */
 void pt_chat_record_event(pt_chat_record *r, const pt_chat_event *ev);
 
+/*
+ * A turn of several model calls (core/chat_agent.h). reply_end ends the
+ * reply streamed so far (interrupted when `interrupted`); message stores a
+ * whole message of the turn (a tool message, borrowed for the call);
+ * reply_begin starts the next reply to stream into. No-ops outside a turn.
+ */
+void pt_chat_record_reply_end(pt_chat_record *r, int interrupted);
+void pt_chat_record_message(pt_chat_record *r, const cJSON *msg);
+void pt_chat_record_reply_begin(pt_chat_record *r);
+
 /* End the turn: the usage row and the turn's status from the DONE (or
  * the start failure) `status` and `stop`, with `error` (may be NULL). */
 void pt_chat_record_end(pt_chat_record *r, int32_t status, uint32_t stop,

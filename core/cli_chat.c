@@ -9,9 +9,10 @@
  * alone. --json prints every normalized event as one JSON object per line
  * instead (core/event_json.h).
  *
- * Ctrl-C during a reply cancels it; a second Ctrl-C exits at once. The
- * agent engine will take over tool calls; until then a reply that asks for
- * a tool ends the turn and shows the call.
+ * Ctrl-C during a reply cancels it; a second Ctrl-C exits at once. With
+ * --tools (or an --agent profile that offers tools) a turn runs the agent
+ * loop (core/chat_agent.h); without, a reply that asks for a tool ends the
+ * turn and shows the call.
  *
  * Every chat is saved as a session (core/chat_record.h) unless --no-store;
  * --session ID continues one, its messages sent again as the history.
@@ -24,6 +25,7 @@
 
 #include <editline/readline.h>
 
+#include "chat_agent.h"
 #include "chat_record.h"
 #include "cli.h"
 #include "event_json.h"
@@ -36,7 +38,9 @@
 static const char chat_help[] =
     "usage: portico chat [-p|--provider NAME] [-m|--model MODEL]\n"
     "                    [--system TEXT] [--max-tokens N] [--json]\n"
-    "                    [--session ID | --no-store] [PROMPT]\n"
+    "                    [--session ID | --no-store] [--agent NAME]\n"
+    "                    [--tools LIST] [--workspace DIR] [--policy FILE]\n"
+    "                    [--yes] [--max-turns N] [PROMPT]\n"
     "\n"
     "Stream a model's reply to PROMPT. Without PROMPT, read it from piped\n"
     "stdin, or on a terminal start a conversation (Ctrl-D to leave).\n"
@@ -54,6 +58,17 @@ static const char chat_help[] =
     "                       its provider and model unless given\n"
     "  --no-store           do not save this chat (by default every chat is\n"
     "                       saved in the data folder's portico.db)\n"
+    "  --agent NAME         a profile from config.lua's agents table\n"
+    "                       (provider, model, system, tools, policy,\n"
+    "                       max_turns); flags override its fields\n"
+    "  --tools LIST         tools the model may call: ids or plugin names\n"
+    "                       (all its tools), comma-separated; default none\n"
+    "  --workspace DIR      the folder tools work in (default: here)\n"
+    "  --policy FILE        the permission policy (default: the user's\n"
+    "                       policy.lua, else the shipped one)\n"
+    "  --yes                answer every ask with \"allow once\" (without\n"
+    "                       it and without a terminal, asks are denied)\n"
+    "  --max-turns N        model calls per turn at most (default 25)\n"
     "\n"
     "Exit status: 0 when the model finished, 1 on an error (one line on\n"
     "stderr), 130 when cancelled.\n"
@@ -80,6 +95,7 @@ typedef struct chat {
   size_t reply_len, reply_cap;
   cJSON *calls;                /* tool_call parts of the reply */
   char error[1024];
+  pt_chat_agent agent;         /* tools, workspace, policy */
   int sigints;
   int terminating;             /* SIGTERM: end the turn, then exit */
   uv_signal_t sigint, sigterm;
@@ -202,9 +218,10 @@ static void on_sigint(uv_signal_t *s, int signum)
                          "Ctrl-C twice");
     _exit(EXIT_CANCELLED);
   }
-  if (c->op) {
+  if (c->op || c->agent.running) {
     if (!c->json) fputs("\n^C cancelling (again to quit)\n", stderr);
-    pt_op_cancel(c->op);
+    if (c->op) pt_op_cancel(c->op);
+    pt__chat_agent_cancel(&c->agent);
   }
 }
 
@@ -215,6 +232,23 @@ static void on_sigterm(uv_signal_t *s, int signum)
   chat *c = s->data;
   c->terminating = 1;
   if (c->op) pt_op_cancel(c->op);
+  pt__chat_agent_cancel(&c->agent);
+}
+
+static int run_agent_turn(chat *c)
+{
+  pt_chat_agent_turn t = {
+    .k = c->k, .provider = c->provider, .model = c->model,
+    .system = c->system, .max_tokens = c->max_tokens,
+    .messages = c->messages, .json = c->json, .stderr_tty = c->stderr_tty,
+    .price = &c->price, .rec = c->recording ? &c->rec : NULL,
+    .terminating = &c->terminating };
+  uv_signal_start(&c->sigint, on_sigint, SIGINT);
+  uv_signal_start(&c->sigterm, on_sigterm, SIGTERM);
+  int status = pt__chat_agent_run(&c->agent, &t);
+  uv_signal_stop(&c->sigint);
+  uv_signal_stop(&c->sigterm);
+  return status;
 }
 
 static cJSON *build_request(chat *c)
@@ -259,9 +293,6 @@ static int run_turn(chat *c)
   cJSON_Delete(c->calls);
   c->calls = cJSON_CreateArray();
 
-  cJSON *req = build_request(c);
-  char *text = cJSON_PrintUnformatted(req);
-  cJSON_Delete(req);
   if (c->recording) {
     int n = cJSON_GetArraySize(c->messages);
     pt_chat_record_begin(&c->rec, c->provider, c->model, &c->price,
@@ -271,6 +302,10 @@ static int run_turn(chat *c)
       c->session_shown = 1;
     }
   }
+  if (c->agent.tool_count) return run_agent_turn(c);
+  cJSON *req = build_request(c);
+  char *text = cJSON_PrintUnformatted(req);
+  cJSON_Delete(req);
   pt_op_sink sink = { .on_event = on_event, .ud = c };
   int32_t rc = text ? pt_op_chat(c->k, c->provider,
                                  (pt_str){ text, strlen(text) }, NULL, &sink,
@@ -369,12 +404,13 @@ static int repl(chat *c)
       continue;
     }
     add_history(line);
+    int before = cJSON_GetArraySize(c->messages);
     add_user_message(c, line);
     free(line);
     int status = run_turn(c);
     if (c->terminating) return status;
     /* A failed turn is taken back, so the next line can try again. */
-    if (status == PT_EXIT_FAIL)
+    while (status == PT_EXIT_FAIL && cJSON_GetArraySize(c->messages) > before)
       cJSON_DeleteItemFromArray(c->messages,
                                 cJSON_GetArraySize(c->messages) - 1);
   }
@@ -438,6 +474,7 @@ int pt_cli_chat(const pt_cli *cli, int argc, char **argv)
   size_t prompt_len = 0;
   const char *session = NULL;
   int no_store = 0;
+  pt_chat_agent_flags af = { 0 };
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -451,10 +488,14 @@ int pt_cli_chat(const pt_cli *cli, int argc, char **argv)
       c.json = 1;
     } else if (!strcmp(a, "--no-store")) {
       no_store = 1;
+    } else if (!strcmp(a, "--yes")) {
+      af.yes = 1;
     } else if (!strcmp(a, "-p") || !strcmp(a, "--provider") ||
                !strcmp(a, "-m") || !strcmp(a, "--model") ||
                !strcmp(a, "--system") || !strcmp(a, "--max-tokens") ||
-               !strcmp(a, "--session")) {
+               !strcmp(a, "--session") || !strcmp(a, "--agent") ||
+               !strcmp(a, "--tools") || !strcmp(a, "--workspace") ||
+               !strcmp(a, "--policy") || !strcmp(a, "--max-turns")) {
       if (!next) {
         free(prompt);
         return pt_cli_usage_error("chat", "%s needs a value", a);
@@ -463,6 +504,11 @@ int pt_cli_chat(const pt_cli *cli, int argc, char **argv)
       else if (a[1] == 'm' || !strcmp(a, "--model")) c.model = next;
       else if (!strcmp(a, "--system")) c.system = next;
       else if (!strcmp(a, "--session")) session = next;
+      else if (!strcmp(a, "--agent")) af.agent = next;
+      else if (!strcmp(a, "--tools")) af.tools = next;
+      else if (!strcmp(a, "--workspace")) af.workspace = next;
+      else if (!strcmp(a, "--policy")) af.policy = next;
+      else if (!strcmp(a, "--max-turns")) af.max_turns = atoi(next);
       else c.max_tokens = strtol(next, NULL, 10);
       i++;
     } else if (a[0] == '-' && a[1]) {
@@ -500,12 +546,17 @@ int pt_cli_chat(const pt_cli *cli, int argc, char **argv)
   uv_signal_init(&c.k->loop, &c.sigterm);
   c.sigint.data = c.sigterm.data = &c;
   cJSON *info = NULL;
-  int ready = 1;
-  if (!no_store) {
+  int ready = pt__chat_agent_profile(c.k->config, &af, &c.provider,
+                                     &c.model, &c.system) == 0;
+  int opened = ready && !no_store;
+  if (opened) {
     ready = pt_chat_record_open(&c.rec, c.k, session) == PT_OK;
     c.recording = ready;
     if (ready && session) ready = continue_session(&c, &info) == 0;
   }
+  if (ready)
+    ready = pt__chat_agent_setup(&c.agent, c.k, &af,
+                                 c.recording ? c.rec.st : NULL) == 0;
   if (ready && resolve(&c) == 0) {
     if (!prompt && !isatty(STDIN_FILENO)) prompt = read_all_stdin();
     if (prompt && !*prompt) {
@@ -519,7 +570,8 @@ int pt_cli_chat(const pt_cli *cli, int argc, char **argv)
   }
   uv_close((uv_handle_t *)&c.sigint, NULL);
   uv_close((uv_handle_t *)&c.sigterm, NULL);
-  if (!no_store) pt_chat_record_close(&c.rec);
+  pt__chat_agent_free(&c.agent);
+  if (opened) pt_chat_record_close(&c.rec);
   cJSON_Delete(info);
   cJSON_Delete(c.messages);
   cJSON_Delete(c.calls);

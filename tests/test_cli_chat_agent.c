@@ -1,0 +1,271 @@
+/*
+ * tests/test_cli_chat_agent.c: `portico chat` with tools, through the real
+ * binary: the bundled claude provider against a fake Anthropic API in this
+ * process, the bundled tools plugin, the shipped default policy, and a
+ * workspace of the test's. The fake answers first with a tool call and
+ * then with text, so the second request shows what the model was told.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "agent_run.h"
+#include "check.h"
+#include "fake_anthropic.h"
+#include "harness.h"
+#include "run_cmd.h"
+
+static cmd_result r;
+static char *dir;   /* plugins, config.lua, the data folder, HOME */
+static char *ws;    /* the workspace */
+static char env_config[4200], env_data[4200], env_xdg[4200], env_home[4200];
+static const char *env[5];
+static fake_anthropic *fa;
+
+typedef struct step {
+  const char *text;
+  const char *id, *name, *args;  /* a tool call when name is set */
+} step;
+
+static void reply_step(void *ud, fake_http_response *res)
+{
+  const step *s = ud;
+  fa_sse e = { 0 };
+  fa_sse_message_start(&e, 10, 0, 0);
+  if (s->text) {
+    fa_sse_text_start(&e, 0);
+    fa_sse_text_delta(&e, 0, s->text);
+    fa_sse_block_stop(&e, 0);
+  } else {
+    char *q = ag_escape(s->args);
+    fa_sse_tool_start(&e, 0, s->id, s->name);
+    fa_sse_json_delta(&e, 0, q);
+    fa_sse_block_stop(&e, 0);
+    free(q);
+  }
+  fa_sse_message_delta(&e, s->text ? "end_turn" : "tool_use", 5);
+  fa_sse_message_stop(&e);
+  fake_anthropic_send_stream(res, &e, 0);
+  fa_sse_free(&e);
+}
+
+static const step READ_NOTE = { .id = "toolu_1", .name = "fs_read",
+                                .args = "{\"path\":\"note.txt\"}" };
+/* The default policy asks about it: the redirection writes a file. */
+static const step CAT_NOTE = {
+  .id = "toolu_1", .name = "shell_exec",
+  .args = "{\"command\":\"echo hi > made.txt; cat note.txt\"}" };
+static const step ANSWER = { .text = "The note says hello." };
+
+/* A fresh fake with `first` then ANSWER queued, and config.lua pointing
+ * claude at it (`extra` is more Lua table fields, may be ""). */
+static void begin(const step *first, const char *extra)
+{
+  fa = fake_anthropic_start();
+  if (first) fake_anthropic_push(fa, reply_step, (void *)first);
+  fake_anthropic_push(fa, reply_step, (void *)&ANSWER);
+  char lua[2048];
+  snprintf(lua, sizeof lua,
+           "return { plugins = { claude = { base_url = '%s', api_key = 'k',"
+           " max_attempts = 1 } }, %s }\n", fake_anthropic_url(fa), extra);
+  free(h_write_config(dir, lua));
+}
+
+static void end(void)
+{
+  fake_anthropic_stop(fa);
+  fa = NULL;
+}
+
+#define CHAT(...)                                                          \
+  do {                                                                     \
+    const char *argv_[] = { "--no-default-plugins", "--plugins", dir,      \
+                            "chat", "--workspace", ws, __VA_ARGS__, NULL };\
+    run_portico(&r, argv_, env);                                           \
+  } while (0)
+
+#define CLAUDE "-p", "claude", "-m", "claude-sonnet-4-5"
+
+/* Request i's body ("" when it did not arrive). */
+static const char *body(size_t i)
+{
+  const fake_anthropic_request *q = fake_anthropic_request_at(fa, i);
+  return q ? q->body : "";
+}
+
+static void yes_runs_the_tool_and_sends_its_result_back(void)
+{
+  begin(&CAT_NOTE, "");
+  CHAT(CLAUDE, "--tools", "tools", "--yes", "what", "does", "it", "say?");
+  CHECK_INT(r.status, ==, 0);
+  CHECK_STR(r.out, "The note says hello.\n");
+  CHECK_CONTAINS(r.err, "shell_exec");
+  CHECK_CONTAINS(r.err, "hello from the note");
+  CHECK_INT(fake_anthropic_request_count(fa), ==, 2);
+  CHECK_CONTAINS(body(0), "\"name\":\"shell_exec\"");
+  CHECK_CONTAINS(body(1), "\"type\":\"tool_result\"");
+  CHECK_CONTAINS(body(1), "hello from the note");
+  end();
+}
+
+static void without_yes_or_a_terminal_an_ask_is_denied_with_a_reason(void)
+{
+  begin(&CAT_NOTE, "");
+  CHAT(CLAUDE, "--tools", "shell_exec", "go");
+  CHECK_INT(r.status, ==, 0);
+  CHECK_STR(r.out, "The note says hello.\n");
+  CHECK_CONTAINS(r.err, "denied");
+  CHECK_INT(fake_anthropic_request_count(fa), ==, 2);
+  CHECK_CONTAINS(body(1), "\"is_error\":true");
+  CHECK_CONTAINS(body(1), "no one is there to give it");
+  CHECK(strstr(body(1), "hello from the note") == NULL);
+  end();
+}
+
+/* The session's id from the --json output's first line. */
+static void session_of(const char *out, char *id, size_t cap)
+{
+  cJSON *o = cJSON_ParseWithOpts(out, NULL, 0);
+  const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(o, "id"));
+  snprintf(id, cap, "%s", s ? s : "");
+  cJSON_Delete(o);
+}
+
+static void json_adds_permission_and_tool_result_lines(void)
+{
+  begin(&READ_NOTE, "");
+  CHAT(CLAUDE, "--tools", "fs_read,fs_list", "--json", "read the note");
+  CHECK_INT(r.status, ==, 0);
+  int permission = 0, result = 0;
+  char copy[sizeof r.out];
+  memcpy(copy, r.out, sizeof copy);
+  for (char *line = strtok(copy, "\n"); line; line = strtok(NULL, "\n")) {
+    cJSON *o = cJSON_Parse(line);
+    CHECK(o != NULL);
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(o, "type"));
+    if (type && !strcmp(type, "permission")) {
+      permission++;
+      CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(o, "id")),
+                "toolu_1");
+      CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(o, "tool")),
+                "fs_read");
+      CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(o, "decision")),
+                "allow");
+    } else if (type && !strcmp(type, "tool_result")) {
+      result++;
+      CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(o, "name")),
+                "fs_read");
+      CHECK_CONTAINS(cJSON_GetStringValue(cJSON_GetObjectItem(o, "content")),
+                     "hello from the note");
+      CHECK(cJSON_IsFalse(cJSON_GetObjectItem(o, "is_error")));
+    }
+    cJSON_Delete(o);
+  }
+  CHECK_INT(permission, ==, 1);
+  CHECK_INT(result, ==, 1);
+  char id[64];
+  session_of(r.out, id, sizeof id);
+  CHECK(id[0] != '\0');
+  end();
+
+  /* The stored turn is the history of the next: call, result, answer. */
+  begin(NULL, "");
+  CHAT(CLAUDE, "--tools", "fs_read", "--session", id, "and", "then?");
+  CHECK_INT(r.status, ==, 0);
+  const char *b = body(0);
+  CHECK_CONTAINS(b, "\"type\":\"tool_use\"");
+  CHECK_CONTAINS(b, "\"type\":\"tool_result\"");
+  CHECK_CONTAINS(b, "hello from the note");
+  CHECK_CONTAINS(b, "The note says hello.");
+  CHECK_CONTAINS(b, "and then?");
+  end();
+}
+
+static void an_agent_profile_picks_provider_model_and_tools(void)
+{
+  begin(&READ_NOTE, "agents = { reader = { provider = 'claude', model = "
+                    "'claude-haiku-4-5', system = 'You read notes.', "
+                    "tools = { 'fs_read' }, max_turns = 4 } }");
+  CHAT("--agent", "reader", "read it");
+  CHECK_INT(r.status, ==, 0);
+  CHECK_STR(r.out, "The note says hello.\n");
+  CHECK_INT(fake_anthropic_request_count(fa), ==, 2);
+  CHECK_CONTAINS(body(0), "\"model\":\"claude-haiku-4-5\"");
+  CHECK_CONTAINS(body(0), "You read notes.");
+  CHECK_CONTAINS(body(0), "\"name\":\"fs_read\"");
+  CHECK(strstr(body(0), "shell_exec") == NULL);
+  CHECK_CONTAINS(body(1), "hello from the note");
+  end();
+
+  begin(NULL, "");
+  CHAT("--agent", "nosuch", "hi");
+  CHECK_INT(r.status, ==, 1);
+  CHECK_CONTAINS(r.err, "no agent named 'nosuch'");
+  end();
+}
+
+static void a_policy_file_denies_the_call(void)
+{
+  static const char LUA[] =
+      "return function(call, ctx)\n"
+      "  if call.tool == 'fs_read' then\n"
+      "    return 'deny', 'reading is off today', 'no-reads'\n"
+      "  end\n"
+      "  return 'allow', 'fine', 'rest'\n"
+      "end\n";
+  h_write_file(dir, "deny_reads.lua", LUA, strlen(LUA), 0644);
+  char path[4200];
+  snprintf(path, sizeof path, "%s/deny_reads.lua", dir);
+  begin(&READ_NOTE, "");
+  CHAT(CLAUDE, "--tools", "tools", "--yes", "--policy", path, "read it");
+  CHECK_INT(r.status, ==, 0);
+  CHECK_CONTAINS(r.err, "reading is off today");
+  CHECK_CONTAINS(body(1), "\"is_error\":true");
+  CHECK_CONTAINS(body(1), "reading is off today");
+  CHECK(strstr(body(1), "hello from the note") == NULL);
+  end();
+}
+
+static void an_unknown_tool_is_one_clear_line(void)
+{
+  begin(NULL, "");
+  CHAT(CLAUDE, "--tools", "fs_read,nosuch", "hi");
+  CHECK_INT(r.status, ==, 1);
+  CHECK_CONTAINS(r.err, "no tool or plugin named 'nosuch'");
+  CHECK_INT(fake_anthropic_request_count(fa), ==, 0);
+  end();
+}
+
+int main(void)
+{
+  dir = h_tempdir();
+  ws = h_tempdir();
+  h_copy_bundled("claude.so", dir);
+  h_copy_bundled("tools.so", dir);
+  h_write_file(ws, "note.txt", "hello from the note\n", 20, 0644);
+  free(h_write_config(dir, "return {}\n"));
+  snprintf(env_config, sizeof env_config, "PORTICO_CONFIG=%s/config.lua",
+           dir);
+  snprintf(env_data, sizeof env_data, "PORTICO_DATA_DIR=%s", dir);
+  /* No policy.lua of the user's: the shipped default decides. */
+  snprintf(env_xdg, sizeof env_xdg, "XDG_CONFIG_HOME=%s", dir);
+  snprintf(env_home, sizeof env_home, "HOME=%s", dir);
+  env[0] = env_config;
+  env[1] = env_data;
+  env[2] = env_xdg;
+  env[3] = env_home;
+  env[4] = NULL;
+  RUN(yes_runs_the_tool_and_sends_its_result_back);
+  RUN(without_yes_or_a_terminal_an_ask_is_denied_with_a_reason);
+  RUN(json_adds_permission_and_tool_result_lines);
+  RUN(an_agent_profile_picks_provider_model_and_tools);
+  RUN(a_policy_file_denies_the_call);
+  RUN(an_unknown_tool_is_one_clear_line);
+  h_rmtree(ws);
+  h_rmtree(dir);
+  free(ws);
+  free(dir);
+  return check_report();
+}
