@@ -22,6 +22,7 @@ const char *pt_agent_stop_name(pt_agent_stop s)
   case PT_AGENT_REFUSAL: return "refusal";
   case PT_AGENT_CANCELLED: return "cancelled";
   case PT_AGENT_ERROR: return "error";
+  case PT_AGENT_BUDGET: return "budget";
   }
   return "error";
 }
@@ -56,6 +57,7 @@ static void finish(pt_agent *a, pt_agent_stop stop, int32_t status,
   a->res.stop = stop;
   a->res.status = status;
   a->res.message = message ? message : "";
+  a->res.store_error = a->store_error;
   a->sink.on_done(a->sink.ud, &a->res);
   agent_free(a);
 }
@@ -194,6 +196,30 @@ static char *build_request(pt_agent *a)
   return text;
 }
 
+/* Whether the turn's budget is spent; then a->note says which. */
+static int budget_spent(pt_agent *a)
+{
+  const pt_agent_result *r = &a->res;
+  uint64_t used = r->input_tokens + r->output_tokens + r->cache_read_tokens +
+                  r->cache_write_tokens;
+  if (a->max_tokens_total && used >= a->max_tokens_total) {
+    snprintf(a->note, sizeof a->note,
+             "stopped: the token budget of %llu was reached (%llu tokens "
+             "used by %d model calls)",
+             (unsigned long long)a->max_tokens_total,
+             (unsigned long long)used, r->model_calls);
+    return 1;
+  }
+  if (a->max_cost_usd > 0 && r->cost_usd >= a->max_cost_usd) {
+    snprintf(a->note, sizeof a->note,
+             "stopped: the cost budget of $%.4f was reached ($%.4f spent by "
+             "%d model calls)", a->max_cost_usd, r->cost_usd,
+             r->model_calls);
+    return 1;
+  }
+  return 0;
+}
+
 /* Start the next model call, or end the turn when it may not. Returns the
  * provider's refusal (the turn is then over unless `first`). */
 static int32_t start_chat(pt_agent *a, int first)
@@ -207,6 +233,10 @@ static int32_t start_chat(pt_agent *a, int first)
              "stopped: the turn limit of %d model calls was reached",
              a->max_turns);
     finish(a, PT_AGENT_MAX_TURNS, PT_OK, a->note);
+    return PT_OK;
+  }
+  if (!first && budget_spent(a)) {
+    finish(a, PT_AGENT_BUDGET, PT_OK, a->note);
     return PT_OK;
   }
   cJSON_Delete(a->parts);
@@ -274,6 +304,11 @@ static void on_chat_done(pt_agent *a, const pt_chat_event *ev)
   a->res.output_tokens += a->usage[1];
   a->res.cache_read_tokens += a->usage[2];
   a->res.cache_write_tokens += a->usage[3];
+  pt_chat_event u = { .kind = PT_EV_USAGE, .input_tokens = a->usage[0],
+                      .output_tokens = a->usage[1],
+                      .cache_read_tokens = a->usage[2],
+                      .cache_write_tokens = a->usage[3] };
+  a->res.cost_usd += pt_price_cost(&a->price, &u);
 
   size_t ncalls = 0;
   for (cJSON *p = a->parts ? a->parts->child : NULL; p; p = p->next) {
@@ -444,6 +479,11 @@ int32_t pt_agent_turn(pt_kernel *k, const pt_agent_options *o,
   a->ask = o->ask;
   a->ask_ud = o->ask_ud;
   a->max_turns = o->max_turns > 0 ? o->max_turns : AGENT_DEFAULT_MAX_TURNS;
+  a->max_tokens_total = o->max_tokens_total;
+  a->max_cost_usd = o->max_cost_usd;
+  if (o->price) a->price = *o->price;
+  a->store = o->session ? o->store : NULL;
+  a->turn_id = o->turn_id;
   a->provider = strdup(o->provider);
   a->model = strdup(o->model);
   a->system = opt_dup(o->system);

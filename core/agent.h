@@ -13,7 +13,12 @@
  *      and append ONE tool message whose tool_result parts follow the order
  *      of the calls;
  *   4. repeat until the model ends its turn, max_turns model calls were
- *      made, an error, or pt_agent_cancel.
+ *      made, the token or cost budget is spent, an error, or
+ *      pt_agent_cancel.
+ *
+ * With a store, each tool call is written to it as it happens: recorded
+ * when the answer names it, its decision (who decided and by which rule),
+ * its start, and its end with the result (see pt_agent_options.store).
  *
  * Many turns may run at once on the one loop; a turn waiting for an answer
  * to an ask holds up nothing else. Loop thread only.
@@ -28,6 +33,7 @@
 
 #include "kernel.h"
 #include "policy.h"
+#include "pricing.h"
 #include "portico/plugin.h"
 
 typedef struct pt_agent pt_agent;
@@ -40,7 +46,9 @@ typedef enum pt_agent_stop {
   PT_AGENT_STOP_SEQUENCE = 3,
   PT_AGENT_REFUSAL = 4,
   PT_AGENT_CANCELLED = 5,     /* pt_agent_cancel */
-  PT_AGENT_ERROR = 6          /* the provider failed; see status/message */
+  PT_AGENT_ERROR = 6,         /* the provider failed; see status/message */
+  PT_AGENT_BUDGET = 7         /* max_tokens_total or max_cost_usd was spent
+                                 before the next model call */
 } pt_agent_stop;
 
 /* "end_turn", "max_turns", ... */
@@ -85,6 +93,9 @@ typedef struct pt_agent_result {
   int tool_calls;          /* tool results appended (run or refused) */
   uint64_t input_tokens, output_tokens, cache_read_tokens,
       cache_write_tokens;  /* summed over the model calls */
+  double cost_usd;         /* the same at options.price; 0 without one */
+  int store_errors;        /* tool call writes that failed */
+  const char *store_error; /* the first one's message, or "" */
 } pt_agent_result;
 
 /*
@@ -130,6 +141,22 @@ typedef struct pt_agent_options {
                                  request (max_tokens, thinking, ...) */
   pt_agent_ask_fn ask;        /* NULL: every ask is a deny */
   void *ask_ud;
+  /* Budgets, checked before each model call after the first: the turn
+   * ends with PT_AGENT_BUDGET once the tokens so far (input, output and
+   * cache, summed over the turn's model calls) reach max_tokens_total, or
+   * their cost at `price` reaches max_cost_usd. 0: no limit. */
+  uint64_t max_tokens_total;
+  double max_cost_usd;
+  const pt_price *price;      /* copied; NULL: every call costs 0 */
+  /* Where each tool call is recorded (borrowed until on_done; NULL: not
+   * recorded; needs `session`). A call's idempotency key is
+   * "SESSION/TURN/CALL_ID" (the provider's id); a decision goes in as
+   * pt_policy_audit (decided by "policy" or the stored "rule"), a person's
+   * answer as a permission request answered by "user" (with the rule an
+   * "always" answer stored), a refusal before the policy as decided by
+   * "schema", "unknown-tool", "no-prompt" or "cancelled". */
+  pt_store *store;
+  int64_t turn_id;            /* the store's turn; 0: none */
 } pt_agent_options;
 
 /*

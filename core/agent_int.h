@@ -27,6 +27,9 @@ typedef struct agent_call {
   int done;
   char *content;
   int is_error;
+  int64_t row;                /* its tool_calls row; 0: not recorded */
+  int64_t request;            /* its permission request while asking */
+  int started;                /* the row was marked running */
 } agent_call;
 
 struct pt_agent {
@@ -39,6 +42,12 @@ struct pt_agent {
   size_t tool_count;
   pt_policy *policy;
   int max_turns;
+  uint64_t max_tokens_total;
+  double max_cost_usd;
+  pt_price price;
+  pt_store *store;            /* borrowed; NULL: nothing recorded */
+  int64_t turn_id;
+  char store_error[256];      /* res.store_error */
   pt_agent_ask_fn ask;
   void *ask_ud;
   pt_agent_sink sink;
@@ -66,6 +75,15 @@ void pt__agent_run_calls(pt_agent *a);      /* a->calls set; takes over */
 void pt__agent_cancel_calls(pt_agent *a);
 void pt__agent_free_calls(pt_agent *a);
 void pt__agent_emit(pt_agent *a, cJSON *ev); /* emits, then deletes ev */
+
+/* agent_record.c: each step of a tool call in the store; no-ops without
+ * one. Failures are counted in a->res, never stop the turn. */
+void pt__agent_record_add(agent_call *c);
+void pt__agent_record_policy(agent_call *c, const pt_policy_decision *d);
+void pt__agent_record_decide(agent_call *c, int allow, const char *by,
+                             int64_t rule_id, const char *reason);
+void pt__agent_record_start(agent_call *c);
+void pt__agent_record_finish(agent_call *c);
 
 /* agent.c */
 void pt__agent_calls_done(pt_agent *a);     /* every call has a result */

@@ -53,6 +53,7 @@ static void complete(agent_call *c, const char *content, int is_error)
   free(c->content);
   c->content = strdup(content ? content : "");
   c->is_error = is_error;
+  pt__agent_record_finish(c);
   cJSON *ev = cJSON_CreateObject();
   if (ev) {
     cJSON_AddStringToObject(ev, "type", "tool_result");
@@ -97,6 +98,7 @@ static void run(agent_call *c)
     return;
   }
   pt_op_sink s = { .on_done = on_tool_done, .ud = c };
+  pt__agent_record_start(c);
   const char *args = c->args_text ? c->args_text : "{}";
   int32_t rc = pt_op_tool(a->k, c->name, (pt_str){ args, strlen(args) },
                           a->context, &s, &c->op);
@@ -132,11 +134,12 @@ static void answer(void *token, pt_agent_answer ans)
   int allow = ans == PT_AGENT_ALLOW_ONCE || ans == PT_AGENT_ALLOW_ALWAYS;
   int always = ans == PT_AGENT_ALLOW_ALWAYS || ans == PT_AGENT_DENY_ALWAYS;
   char note[PT_POLICY_REASON_MAX] = "";
+  int64_t rule = 0;
   if (always && a->policy) {
     pt_policy_call pc = policy_call(c);
     char why[256] = "";
     if (pt_policy_remember(a->policy, &pc,
-                           allow ? PT_POLICY_ALLOW : PT_POLICY_DENY, 1, NULL,
+                           allow ? PT_POLICY_ALLOW : PT_POLICY_DENY, 1, &rule,
                            why, sizeof why) != PT_OK)
       snprintf(note, sizeof note, " (not remembered: %.200s)", why);
   }
@@ -145,6 +148,7 @@ static void answer(void *token, pt_agent_answer ans)
            allow ? "allowed" : "denied", note);
   emit_permission(c, allow ? "allow" : "deny", reason,
                   always ? "user:always" : "user");
+  pt__agent_record_decide(c, allow, "user", rule, reason);
   if (allow) {
     run(c);
   } else {
@@ -168,6 +172,7 @@ static void refuse_invalid(agent_call *c, const char *why)
            "call did not run. Its input schema is: %.1200s", c->name, why,
            c->tool ? c->tool->schema_text : "{}");
   emit_permission(c, "deny", why, "schema");
+  pt__agent_record_decide(c, 0, "schema", 0, why);
   complete(c, msg, 1);
 }
 
@@ -178,6 +183,7 @@ static void start_call(agent_call *c)
   if (!c->tool) {
     snprintf(why, sizeof why, "no tool named \"%.64s\" is offered", c->name);
     emit_permission(c, "deny", why, "unknown-tool");
+    pt__agent_record_decide(c, 0, "unknown-tool", 0, why);
     complete(c, why, 1);
     return;
   }
@@ -191,11 +197,13 @@ static void start_call(agent_call *c)
     return;
   }
   if (a->cancelled) {
+    pt__agent_record_decide(c, 0, "cancelled", 0, "the turn was cancelled");
     complete(c, "not run: the turn was cancelled", 1);
     return;
   }
   if (!a->policy) {
     emit_permission(c, "allow", "no policy", "none");
+    pt__agent_record_decide(c, 1, "none", 0, "no policy");
     run(c);
     return;
   }
@@ -204,6 +212,7 @@ static void start_call(agent_call *c)
   memset(&d, 0, sizeof d);
   pt_policy_decide(a->policy, &pc, &d);
   emit_permission(c, pt_policy_verdict_name(d.verdict), d.reason, d.rule);
+  pt__agent_record_policy(c, &d);
   if (d.verdict == PT_POLICY_ALLOW) {
     run(c);
   } else if (d.verdict == PT_POLICY_DENY) {
@@ -213,11 +222,14 @@ static void start_call(agent_call *c)
     complete(c, msg, 1);
   } else if (!a->ask) {
     emit_permission(c, "deny", "no one is there to answer", "no-prompt");
+    pt__agent_record_decide(c, 0, "no-prompt", 0,
+                            "no one is there to answer");
     complete(c, "Permission denied: this call needs a person's approval and "
              "no one is there to give it.", 1);
   } else {
     agent_ask *t = calloc(1, sizeof *t);
     if (!t) {
+      pt__agent_record_decide(c, 0, "agent", 0, "out of memory");
       complete(c, "Permission denied: out of memory", 1);
       return;
     }
@@ -241,6 +253,7 @@ void pt__agent_run_calls(pt_agent *a)
       complete(c, "out of memory", 1);
       continue;
     }
+    pt__agent_record_add(c);
     start_call(c);
   }
   settle(a);
@@ -260,6 +273,8 @@ void pt__agent_cancel_calls(pt_agent *a)
       c->ask = NULL;
       t->call = NULL; /* the front end's later answer is ignored */
       emit_permission(c, "deny", "the turn was cancelled", "cancelled");
+      pt__agent_record_decide(c, 0, "cancelled", 0,
+                              "the turn was cancelled");
       complete(c, "not run: the turn was cancelled", 1);
     }
   }

@@ -43,6 +43,35 @@ static const char *profile_string(const cJSON *p, const char *key,
   return v->valuestring;
 }
 
+/* A budget field: a positive number, or absent. */
+static int profile_budget(const cJSON *p, const char *key, const char *name,
+                          double *out)
+{
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(p, key);
+  if (!v) return 0;
+  if (!cJSON_IsNumber(v) || !(v->valuedouble > 0)) {
+    fprintf(stderr, "portico: config.lua: agents.%s.%s must be a number "
+                    "above 0\n", name, key);
+    return 1;
+  }
+  *out = v->valuedouble;
+  return 0;
+}
+
+/* --max-cost or --max-tokens-total: a positive number. */
+static int flag_budget(const char *flag, const char *text, double *out)
+{
+  char *end = NULL;
+  double v = text ? strtod(text, &end) : 0;
+  if (!text || end == text || *end || !(v > 0) || v > 1e15) {
+    fprintf(stderr, "portico: %s needs a number above 0, not '%s'\n", flag,
+            text ? text : "");
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
 int pt__chat_agent_profile(const pt_config *config, pt_chat_agent_flags *f,
                            const char **provider, const char **model,
                            const char **system)
@@ -81,6 +110,8 @@ int pt__chat_agent_profile(const pt_config *config, pt_chat_agent_flags *f,
     bad = 1;
   }
   if (turns && f->max_turns <= 0) f->max_turns = turns->valueint;
+  bad |= profile_budget(p, "max_cost_usd", f->agent, &f->profile_cost);
+  bad |= profile_budget(p, "max_tokens_total", f->agent, &f->profile_tokens);
   return bad ? -1 : 0;
 }
 
@@ -137,6 +168,14 @@ int pt__chat_agent_setup(pt_chat_agent *a, pt_kernel *k,
   memset(a, 0, sizeof *a);
   a->yes = f->yes;
   a->max_turns = f->max_turns;
+  double tokens = f->profile_tokens;
+  a->max_cost_usd = f->profile_cost;
+  if ((f->max_cost &&
+       flag_budget("--max-cost", f->max_cost, &a->max_cost_usd) != 0) ||
+      (f->max_tokens_total &&
+       flag_budget("--max-tokens-total", f->max_tokens_total, &tokens) != 0))
+    return -1;
+  a->max_tokens_total = (uint64_t)tokens;
   a->ask_tty = isatty(STDIN_FILENO) && isatty(STDERR_FILENO);
   const pt_registry *reg = &k->registry;
   if (f->tools) {
@@ -303,6 +342,13 @@ static void on_done(void *ud, const pt_agent_result *r)
   snprintf(u->message, sizeof u->message, "%.1000s",
            r->message ? r->message : "");
   u->res.message = u->message;
+  u->res.store_error = NULL;
+  if (r->store_errors && u->t->rec && !u->t->rec->failed) {
+    /* As chat_record reports its own failed writes: once. */
+    fprintf(stderr, "portico: could not save a tool call: %s\n",
+            r->store_error);
+    u->t->rec->failed = 1;
+  }
   u->a->running = NULL;
 }
 
@@ -368,6 +414,7 @@ static uint32_t stop_of(const pt_agent_result *r)
   case PT_AGENT_END_TURN: return PT_STOP_END_TURN;
   case PT_AGENT_MAX_TURNS: return PT_STOP_TOOL_USE;
   case PT_AGENT_MAX_TOKENS: return PT_STOP_MAX_TOKENS;
+  case PT_AGENT_BUDGET: return PT_STOP_MAX_TOKENS;
   case PT_AGENT_STOP_SEQUENCE: return PT_STOP_STOP_SEQUENCE;
   case PT_AGENT_REFUSAL: return PT_STOP_REFUSAL;
   case PT_AGENT_CANCELLED: return PT_STOP_CANCELLED;
@@ -410,7 +457,11 @@ int pt__chat_agent_run(pt_chat_agent *a, const pt_chat_agent_turn *t)
     .workspace = a->workspace,
     .session = t->rec && t->rec->session[0] ? t->rec->session : NULL,
     .max_turns = a->max_turns, .extra_request = extra,
-    .ask = a->yes || a->ask_tty ? on_ask : NULL, .ask_ud = &u };
+    .ask = a->yes || a->ask_tty ? on_ask : NULL, .ask_ud = &u,
+    .max_tokens_total = a->max_tokens_total,
+    .max_cost_usd = a->max_cost_usd, .price = t->price,
+    .store = t->rec ? t->rec->st : NULL,
+    .turn_id = t->rec ? t->rec->turn : 0 };
   pt_agent_sink sink = { .on_event = on_event,
                          .on_agent_event = on_agent_event,
                          .on_done = on_done, .ud = &u };
@@ -441,7 +492,8 @@ int pt__chat_agent_run(pt_chat_agent *a, const pt_chat_agent_turn *t)
     return PT_EXIT_FAIL;
   }
   if (t->rec && !pt_chat_record_ok(t->rec)) return PT_EXIT_FAIL;
-  if (!t->json && r->stop == PT_AGENT_MAX_TURNS)
+  if ((!t->json && r->stop == PT_AGENT_MAX_TURNS) ||
+      r->stop == PT_AGENT_BUDGET)
     fprintf(stderr, "portico: %s\n", u.message);
   if (!t->json && r->stop == PT_AGENT_MAX_TOKENS)
     fputs("portico: the reply was cut at the token limit\n", stderr);

@@ -29,6 +29,10 @@ typedef struct pt_chat_agent_flags {
   const char *policy;     /* --policy FILE, or NULL */
   int yes;                /* --yes: every ask is answered "allow once" */
   int max_turns;          /* --max-turns N; 0 when not given */
+  const char *max_cost;   /* --max-cost USD, or NULL */
+  const char *max_tokens_total; /* --max-tokens-total N, or NULL */
+  double profile_cost;    /* the profile's max_cost_usd; 0: none */
+  double profile_tokens;  /* the profile's max_tokens_total; 0: none */
 } pt_chat_agent_flags;
 
 typedef struct pt_chat_agent {
@@ -37,6 +41,8 @@ typedef struct pt_chat_agent {
   char *workspace;        /* owned, absolute */
   pt_policy *policy;      /* owned; NULL when no tools are offered */
   int yes, max_turns;
+  double max_cost_usd;    /* 0: no budget */
+  uint64_t max_tokens_total;
   int ask_tty;            /* stdin and stderr are terminals */
   pt_agent *running;      /* the turn in progress, or NULL */
 } pt_chat_agent;
@@ -77,7 +83,9 @@ void pt__chat_agent_free(pt_chat_agent *a);
 /*
  * Run one turn with tools on the history in t->messages (ending with the
  * user's message): stream the answer to stdout, tool calls to stderr (or
- * every event as JSON with t->json), until the model ends its turn.
+ * every event as JSON with t->json), until the model ends its turn or the
+ * budget is spent. With t->rec every tool call is saved as it happens
+ * (pt_agent_options.store).
  * Returns the exit status (PT_EXIT_OK, PT_EXIT_FAIL, 130 cancelled, 143
  * terminated).
  */

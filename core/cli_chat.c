@@ -40,7 +40,8 @@ static const char chat_help[] =
     "                    [--system TEXT] [--max-tokens N] [--json]\n"
     "                    [--session ID | --no-store] [--agent NAME]\n"
     "                    [--tools LIST] [--workspace DIR] [--policy FILE]\n"
-    "                    [--yes] [--max-turns N] [PROMPT]\n"
+    "                    [--yes] [--max-turns N] [--max-cost USD]\n"
+    "                    [--max-tokens-total N] [PROMPT]\n"
     "\n"
     "Stream a model's reply to PROMPT. Without PROMPT, read it from piped\n"
     "stdin, or on a terminal start a conversation (Ctrl-D to leave).\n"
@@ -60,7 +61,8 @@ static const char chat_help[] =
     "                       saved in the data folder's portico.db)\n"
     "  --agent NAME         a profile from config.lua's agents table\n"
     "                       (provider, model, system, tools, policy,\n"
-    "                       max_turns); flags override its fields\n"
+    "                       max_turns, max_tokens_total, max_cost_usd);\n"
+    "                       flags override its fields\n"
     "  --tools LIST         tools the model may call: ids or plugin names\n"
     "                       (all its tools), comma-separated; default none\n"
     "  --workspace DIR      the folder tools work in (default: here)\n"
@@ -69,6 +71,9 @@ static const char chat_help[] =
     "  --yes                answer every ask with \"allow once\" (without\n"
     "                       it and without a terminal, asks are denied)\n"
     "  --max-turns N        model calls per turn at most (default 25)\n"
+    "  --max-cost USD       end the turn before the next model call once\n"
+    "                       its calls cost this much (tools only)\n"
+    "  --max-tokens-total N the same for the tokens of its calls\n"
     "\n"
     "Exit status: 0 when the model finished, 1 on an error (one line on\n"
     "stderr), 130 when cancelled.\n"
@@ -495,7 +500,9 @@ int pt_cli_chat(const pt_cli *cli, int argc, char **argv)
                !strcmp(a, "--system") || !strcmp(a, "--max-tokens") ||
                !strcmp(a, "--session") || !strcmp(a, "--agent") ||
                !strcmp(a, "--tools") || !strcmp(a, "--workspace") ||
-               !strcmp(a, "--policy") || !strcmp(a, "--max-turns")) {
+               !strcmp(a, "--policy") || !strcmp(a, "--max-turns") ||
+               !strcmp(a, "--max-cost") ||
+               !strcmp(a, "--max-tokens-total")) {
       if (!next) {
         free(prompt);
         return pt_cli_usage_error("chat", "%s needs a value", a);
@@ -509,6 +516,8 @@ int pt_cli_chat(const pt_cli *cli, int argc, char **argv)
       else if (!strcmp(a, "--workspace")) af.workspace = next;
       else if (!strcmp(a, "--policy")) af.policy = next;
       else if (!strcmp(a, "--max-turns")) af.max_turns = atoi(next);
+      else if (!strcmp(a, "--max-cost")) af.max_cost = next;
+      else if (!strcmp(a, "--max-tokens-total")) af.max_tokens_total = next;
       else c.max_tokens = strtol(next, NULL, 10);
       i++;
     } else if (a[0] == '-' && a[1]) {

@@ -457,6 +457,42 @@ static void cancelling_while_a_shell_runs_kills_its_group(void)
   stop(&e);
 }
 
+/* The tool's own timeout: the model gets an error that names it, and the
+ * turn goes on to the next model call. */
+static void a_tool_that_times_out_goes_back_as_an_error(void)
+{
+  env e;
+  start(&e);
+  step s1 = { .ncalls = 1, .ids = { "t_sleep" }, .names = { "shell_exec" },
+              .args = { "{\"command\":\"sleep 30\","
+                        "\"timeout_seconds\":1}" } };
+  fake_anthropic_push(e.fa, reply_step, &s1);
+  fake_anthropic_push(e.fa, reply_step, (void *)&DONE_TEXT);
+  ag_run r = { 0 };
+  pt_agent_options o = opts(&e);
+  uint64_t t0 = h_now_ms();
+  ag_start(e.f.k, &o, &r);
+  CHECK(ag_wait(e.f.k, &r, 20000));
+  CHECK(h_now_ms() - t0 < 10000);
+  CHECK_STR(pt_agent_stop_name(r.res.stop), "end_turn");
+  CHECK_INT(r.res.model_calls, ==, 2);
+  const cJSON *tm = cJSON_GetArrayItem(e.messages, 2);
+  CHECK_STR(str(tm, "role"), "tool");
+  CHECK_STR(str(part(tm, 0), "tool_call_id"), "t_sleep");
+  CHECK(cJSON_IsTrue(cJSON_GetObjectItem(part(tm, 0), "is_error")));
+  CHECK_CONTAINS(str(part(tm, 0), "content"), "timed out after 1 s");
+  cJSON *body = NULL;
+  const cJSON *sent = req_messages(&e, 1, &body);
+  const cJSON *res = part(cJSON_GetArrayItem(sent, 2), 0);
+  CHECK_STR(str(res, "type"), "tool_result");
+  CHECK(cJSON_IsTrue(cJSON_GetObjectItem(res, "is_error")));
+  cJSON_Delete(body);
+  const fake_anthropic_request *q = fake_anthropic_request_at(e.fa, 1);
+  CHECK_CONTAINS(q ? q->body : "", "timed out after 1 s");
+  CHECK_STR(str(last_message(&e), "role"), "assistant");
+  stop(&e);
+}
+
 static void cancelling_a_pending_ask_ends_the_turn(void)
 {
   env e;
@@ -654,6 +690,7 @@ int main(void)
   RUN(the_turn_limit_ends_the_turn_with_a_note);
   RUN(cancelling_while_a_shell_runs_kills_its_group);
   RUN(cancelling_a_pending_ask_ends_the_turn);
+  RUN(a_tool_that_times_out_goes_back_as_an_error);
   RUN(openai_full_loop_sends_a_tool_message);
   RUN(ollama_full_loop_sends_a_tool_message_with_its_name);
   RUN(an_unknown_tool_refuses_to_start);

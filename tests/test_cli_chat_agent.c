@@ -16,6 +16,7 @@
 #include "fake_anthropic.h"
 #include "harness.h"
 #include "run_cmd.h"
+#include "store/store.h"
 
 static cmd_result r;
 static char *dir;   /* plugins, config.lua, the data folder, HOME */
@@ -228,6 +229,148 @@ static void a_policy_file_denies_the_call(void)
   end();
 }
 
+/* The tool calls of session `id`, in the order of their decisions, each
+ * with its decision merged in ({"decided_by","reason",...}). */
+static cJSON *stored_calls(const char *id)
+{
+  char path[4200], err[256];
+  snprintf(path, sizeof path, "%s/portico.db", dir);
+  pt_store_options so = { .flags = PT_STORE_READONLY };
+  pt_store *st = NULL;
+  cJSON *calls = cJSON_CreateArray(), *decisions = NULL, *d;
+  CHECK_INT(pt_store_open(path, &so, &st, err, sizeof err), ==, PT_OK);
+  if (!st) return calls;
+  CHECK_INT(pt_store_decisions(st, id, &decisions), ==, PT_OK);
+  cJSON_ArrayForEach(d, decisions) {
+    cJSON *tc = NULL;
+    double row = cJSON_GetNumberValue(cJSON_GetObjectItem(d, "tool_call_id"));
+    CHECK_INT(pt_store_tool_call_get(st, (int64_t)row, &tc), ==, PT_OK);
+    if (tc) cJSON_AddItemToArray(calls, tc);
+  }
+  cJSON_Delete(decisions);
+  pt_store_close(st);
+  return calls;
+}
+
+static const char *member(const cJSON *o, const char *key)
+{
+  const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(o, key));
+  return s ? s : "";
+}
+
+static void each_tool_call_is_saved_with_its_decision_and_result(void)
+{
+  /* Asked, answered by --yes: decided by the user. */
+  begin(&CAT_NOTE, "");
+  CHAT(CLAUDE, "--tools", "tools", "--yes", "--json", "what", "is", "it?");
+  CHECK_INT(r.status, ==, 0);
+  char id[64];
+  session_of(r.out, id, sizeof id);
+  cJSON *calls = stored_calls(id);
+  CHECK_INT(cJSON_GetArraySize(calls), ==, 1);
+  const cJSON *c = cJSON_GetArrayItem(calls, 0);
+  CHECK_STR(member(c, "name"), "shell_exec");
+  CHECK_STR(member(c, "call_id"), "toolu_1");
+  CHECK_CONTAINS(member(c, "idempotency_key"), id);
+  CHECK_CONTAINS(member(c, "idempotency_key"), "/toolu_1");
+  CHECK_STR(member(cJSON_GetObjectItem(c, "arguments"), "command"),
+            "echo hi > made.txt; cat note.txt");
+  CHECK_STR(member(c, "decision"), "allow");
+  CHECK_STR(member(c, "decided_by"), "user");
+  CHECK_STR(member(c, "status"), "done");
+  CHECK_CONTAINS(member(c, "result"), "hello from the note");
+  CHECK(cJSON_IsFalse(cJSON_GetObjectItem(c, "is_error")));
+  double started = cJSON_GetNumberValue(cJSON_GetObjectItem(c, "started_at"));
+  double ended = cJSON_GetNumberValue(cJSON_GetObjectItem(c, "ended_at"));
+  CHECK(started > 0);
+  CHECK(ended >= started);
+  cJSON_Delete(calls);
+  end();
+
+  /* Allowed by the policy: decided by it, the rule in the reason. */
+  begin(&READ_NOTE, "");
+  CHAT(CLAUDE, "--tools", "fs_read", "--json", "read it");
+  CHECK_INT(r.status, ==, 0);
+  session_of(r.out, id, sizeof id);
+  calls = stored_calls(id);
+  CHECK_INT(cJSON_GetArraySize(calls), ==, 1);
+  c = cJSON_GetArrayItem(calls, 0);
+  CHECK_STR(member(c, "name"), "fs_read");
+  CHECK_STR(member(cJSON_GetObjectItem(c, "arguments"), "path"), "note.txt");
+  CHECK_STR(member(c, "decision"), "allow");
+  CHECK_STR(member(c, "decided_by"), "policy");
+  CHECK(strlen(member(c, "reason")) > 0);
+  CHECK_STR(member(c, "status"), "done");
+  CHECK_CONTAINS(member(c, "result"), "hello from the note");
+  cJSON_Delete(calls);
+  end();
+
+  /* Denied for want of a person: decided, never started. */
+  begin(&CAT_NOTE, "");
+  CHAT(CLAUDE, "--tools", "shell_exec", "--json", "go");
+  CHECK_INT(r.status, ==, 0);
+  session_of(r.out, id, sizeof id);
+  calls = stored_calls(id);
+  CHECK_INT(cJSON_GetArraySize(calls), ==, 1);
+  c = cJSON_GetArrayItem(calls, 0);
+  CHECK_STR(member(c, "decision"), "deny");
+  CHECK_STR(member(c, "decided_by"), "no-prompt");
+  CHECK_STR(member(c, "status"), "denied");
+  CHECK(cJSON_IsNull(cJSON_GetObjectItem(c, "started_at")));
+  cJSON_Delete(calls);
+  end();
+}
+
+/* Each fake answer reports 10 input and 5 output tokens: at
+ * claude-sonnet-4-5's $3 and $15 per million, $0.000105. */
+static void a_budget_stops_the_loop_before_the_next_model_call(void)
+{
+  begin(&READ_NOTE, "");
+  CHAT(CLAUDE, "--tools", "fs_read", "--max-tokens-total", "15", "go");
+  CHECK_INT(r.status, ==, 0);
+  CHECK_INT(fake_anthropic_request_count(fa), ==, 1);
+  CHECK_CONTAINS(r.err, "the token budget of 15 was reached");
+  CHECK_CONTAINS(r.err, "fs_read");
+  end();
+
+  begin(&READ_NOTE, "");
+  CHAT(CLAUDE, "--tools", "fs_read", "--max-tokens-total", "16", "go");
+  CHECK_INT(r.status, ==, 0);
+  CHECK_INT(fake_anthropic_request_count(fa), ==, 2);
+  CHECK_STR(r.out, "The note says hello.\n");
+  end();
+
+  begin(&READ_NOTE, "");
+  CHAT(CLAUDE, "--tools", "fs_read", "--max-cost", "0.0001", "go");
+  CHECK_INT(r.status, ==, 0);
+  CHECK_INT(fake_anthropic_request_count(fa), ==, 1);
+  CHECK_CONTAINS(r.err, "the cost budget of $0.0001 was reached");
+  end();
+
+  /* From the profile; a flag overrides it. */
+  begin(&READ_NOTE, "agents = { thrifty = { provider = 'claude', model = "
+                    "'claude-sonnet-4-5', tools = 'fs_read', "
+                    "max_cost_usd = 0.0001, max_tokens_total = 1000 } }");
+  CHAT("--agent", "thrifty", "go");
+  CHECK_INT(r.status, ==, 0);
+  CHECK_INT(fake_anthropic_request_count(fa), ==, 1);
+  CHECK_CONTAINS(r.err, "cost budget");
+  end();
+  begin(&READ_NOTE, "agents = { thrifty = { provider = 'claude', model = "
+                    "'claude-sonnet-4-5', tools = 'fs_read', "
+                    "max_cost_usd = 0.0001 } }");
+  CHAT("--agent", "thrifty", "--max-cost", "1", "go");
+  CHECK_INT(r.status, ==, 0);
+  CHECK_INT(fake_anthropic_request_count(fa), ==, 2);
+  end();
+
+  begin(NULL, "");
+  CHAT(CLAUDE, "--tools", "fs_read", "--max-cost", "-1", "go");
+  CHECK_INT(r.status, ==, 1);
+  CHECK_CONTAINS(r.err, "--max-cost needs a number above 0");
+  end();
+}
+
 static void an_unknown_tool_is_one_clear_line(void)
 {
   begin(NULL, "");
@@ -263,6 +406,8 @@ int main(void)
   RUN(an_agent_profile_picks_provider_model_and_tools);
   RUN(a_policy_file_denies_the_call);
   RUN(an_unknown_tool_is_one_clear_line);
+  RUN(each_tool_call_is_saved_with_its_decision_and_result);
+  RUN(a_budget_stops_the_loop_before_the_next_model_call);
   h_rmtree(ws);
   h_rmtree(dir);
   free(ws);
