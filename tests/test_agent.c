@@ -146,6 +146,17 @@ static const char *str(const cJSON *o, const char *name)
   return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* Queue `call` (after whatever the case queued already), then DONE_TEXT;
+ * run a turn with opts(e) to its end, recording into r. */
+static void run_turn(env *e, const step *call, ag_run *r)
+{
+  fake_anthropic_push(e->fa, reply_step, (void *)call);
+  fake_anthropic_push(e->fa, reply_step, (void *)&DONE_TEXT);
+  pt_agent_options o = opts(e);
+  ag_start(e->f.k, &o, r);
+  CHECK(ag_wait(e->f.k, r, 20000));
+}
+
 /* ---- Cases --------------------------------------------------------------- */
 
 static void claude_full_loop_sends_the_result_as_a_tool_result_block(void)
@@ -156,12 +167,8 @@ static void claude_full_loop_sends_the_result_as_a_tool_result_block(void)
   step s1 = { .thinking = "read it", .text = "Reading.", .ncalls = 1,
               .ids = { "toolu_1" }, .names = { "fs_read" },
               .args = { "{\"path\":\"a.txt\"}" } };
-  fake_anthropic_push(e.fa, reply_step, &s1);
-  fake_anthropic_push(e.fa, reply_step, (void *)&DONE_TEXT);
   ag_run r = { 0 };
-  pt_agent_options o = opts(&e);
-  ag_start(e.f.k, &o, &r);
-  CHECK(ag_wait(e.f.k, &r, 20000));
+  run_turn(&e, &s1, &r);
   CHECK_INT(r.done, ==, 1);
   CHECK_STR(pt_agent_stop_name(r.res.stop), "end_turn");
   CHECK_INT(r.res.model_calls, ==, 2);
@@ -209,14 +216,8 @@ static void two_parallel_calls_come_back_in_call_order(void)
               .names = { "shell_exec", "fs_read" },
               .args = { "{\"command\":\"sleep 0.4; echo slow\"}",
                         "{\"path\":\"b.txt\"}" } };
-  fake_anthropic_push(e.fa, reply_step, &s1);
-  fake_anthropic_push(e.fa, reply_step, (void *)&DONE_TEXT);
   ag_run r = { 0 };
-  pt_agent_options o = opts(&e);
-  uint64_t t0 = h_now_ms();
-  ag_start(e.f.k, &o, &r);
-  CHECK(ag_wait(e.f.k, &r, 20000));
-  (void)t0;
+  run_turn(&e, &s1, &r);
   CHECK_STR(pt_agent_stop_name(r.res.stop), "end_turn");
   const cJSON *tm = cJSON_GetArrayItem(e.messages, 2);
   CHECK_STR(str(tm, "role"), "tool");
@@ -245,12 +246,8 @@ static void a_chain_of_calls_runs_one_answer_after_another(void)
   step s2 = { .ncalls = 1, .ids = { "c2" }, .names = { "fs_read" },
               .args = { "{\"path\":\"c.txt\"}" } };
   fake_anthropic_push(e.fa, reply_step, &s1);
-  fake_anthropic_push(e.fa, reply_step, &s2);
-  fake_anthropic_push(e.fa, reply_step, (void *)&DONE_TEXT);
   ag_run r = { 0 };
-  pt_agent_options o = opts(&e);
-  ag_start(e.f.k, &o, &r);
-  CHECK(ag_wait(e.f.k, &r, 20000));
+  run_turn(&e, &s2, &r);
   CHECK_STR(pt_agent_stop_name(r.res.stop), "end_turn");
   CHECK_INT(r.res.model_calls, ==, 3);
   CHECK_INT(cJSON_GetArraySize(e.messages), ==, 6);
@@ -271,12 +268,8 @@ static void a_denied_call_goes_back_as_an_error_with_the_reason(void)
   load_policy(&e);
   step s1 = { .ncalls = 1, .ids = { "d1" }, .names = { "fs_write" },
               .args = { "{\"path\":\"d.txt\",\"content\":\"x\"}" } };
-  fake_anthropic_push(e.fa, reply_step, &s1);
-  fake_anthropic_push(e.fa, reply_step, (void *)&DONE_TEXT);
   ag_run r = { 0 };
-  pt_agent_options o = opts(&e);
-  ag_start(e.f.k, &o, &r);
-  CHECK(ag_wait(e.f.k, &r, 20000));
+  run_turn(&e, &s1, &r);
   CHECK_STR(pt_agent_stop_name(r.res.stop), "end_turn");
   CHECK_INT(r.asks, ==, 0);
   const cJSON *res = part(cJSON_GetArrayItem(e.messages, 2), 0);
@@ -351,12 +344,8 @@ static void invalid_arguments_go_back_as_a_schema_error(void)
   step s1 = { .ncalls = 1, .ids = { "v1" }, .names = { "fs_write" },
               .args = { "{\"path\":\"v.txt\",\"content\":\"x\","
                         "\"mode\":\"fast\"}" } };
-  fake_anthropic_push(e.fa, reply_step, &s1);
-  fake_anthropic_push(e.fa, reply_step, (void *)&DONE_TEXT);
   ag_run r = { 0 };
-  pt_agent_options o = opts(&e);
-  ag_start(e.f.k, &o, &r);
-  CHECK(ag_wait(e.f.k, &r, 20000));
+  run_turn(&e, &s1, &r);
   CHECK_STR(pt_agent_stop_name(r.res.stop), "end_turn");
   const cJSON *res = part(cJSON_GetArrayItem(e.messages, 2), 0);
   CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "is_error")));
@@ -466,13 +455,9 @@ static void a_tool_that_times_out_goes_back_as_an_error(void)
   step s1 = { .ncalls = 1, .ids = { "t_sleep" }, .names = { "shell_exec" },
               .args = { "{\"command\":\"sleep 30\","
                         "\"timeout_seconds\":1}" } };
-  fake_anthropic_push(e.fa, reply_step, &s1);
-  fake_anthropic_push(e.fa, reply_step, (void *)&DONE_TEXT);
   ag_run r = { 0 };
-  pt_agent_options o = opts(&e);
   uint64_t t0 = h_now_ms();
-  ag_start(e.f.k, &o, &r);
-  CHECK(ag_wait(e.f.k, &r, 20000));
+  run_turn(&e, &s1, &r);
   CHECK(h_now_ms() - t0 < 10000);
   CHECK_STR(pt_agent_stop_name(r.res.stop), "end_turn");
   CHECK_INT(r.res.model_calls, ==, 2);
@@ -545,6 +530,32 @@ static void openai_text(fake_http_response *res, const void *arg)
   fos_free(&s);
 }
 
+/* Boot `so` with config `lua` and run a turn of `provider`'s `model`
+ * that may use fs_read alone, in a fresh workspace whose a.txt holds
+ * `a_txt`, to its end; the fake upstream's script asks to read a.txt. */
+static void run_read_turn(const char *so, const char *lua,
+                          const char *provider, const char *model,
+                          const char *a_txt)
+{
+  h_fixture f;
+  ag_boot(&f, so, lua);
+  char *ws = h_tempdir();
+  h_write_file(ws, "a.txt", a_txt, strlen(a_txt), 0644);
+  cJSON *msgs = cJSON_Parse("[{\"role\":\"user\",\"content\":\"go\"}]");
+  static const char *const tools[] = { "fs_read" };
+  pt_agent_options o = { .provider = provider, .model = model,
+                         .messages = msgs, .tools = tools, .tool_count = 1,
+                         .workspace = ws };
+  ag_run r = { 0 };
+  ag_start(f.k, &o, &r);
+  CHECK(ag_wait(f.k, &r, 20000));
+  CHECK_STR(pt_agent_stop_name(r.res.stop), "end_turn");
+  cJSON_Delete(msgs);
+  h_fixture_stop(&f);
+  h_rmtree(ws);
+  free(ws);
+}
+
 static void openai_full_loop_sends_a_tool_message(void)
 {
   fake_openai *fo = fake_openai_start();
@@ -552,21 +563,9 @@ static void openai_full_loop_sends_a_tool_message(void)
   fake_openai_base_url(fo, base, sizeof base);
   snprintf(lua, sizeof lua, "return { plugins = { openai = { base_url = "
            "'%s', api_key = 'k', backoff_base_ms = 5 } } }\n", base);
-  h_fixture f;
-  ag_boot(&f, "openai.so", lua);
-  char *ws = h_tempdir();
-  h_write_file(ws, "a.txt", "openai file\n", 12, 0644);
   fake_openai_push(fo, openai_tool_call, NULL);
   fake_openai_push(fo, openai_text, NULL);
-  cJSON *msgs = cJSON_Parse("[{\"role\":\"user\",\"content\":\"go\"}]");
-  static const char *const tools[] = { "fs_read" };
-  pt_agent_options o = { .provider = "openai", .model = "gpt-4o",
-                         .messages = msgs, .tools = tools, .tool_count = 1,
-                         .workspace = ws };
-  ag_run r = { 0 };
-  ag_start(f.k, &o, &r);
-  CHECK(ag_wait(f.k, &r, 20000));
-  CHECK_STR(pt_agent_stop_name(r.res.stop), "end_turn");
+  run_read_turn("openai.so", lua, "openai", "gpt-4o", "openai file\n");
   CHECK_INT(fake_openai_count(fo), ==, 2);
   const fake_openai_request *rq = fake_openai_get(fo, 1);
   cJSON *body = rq ? cJSON_Parse(rq->body) : NULL;
@@ -577,11 +576,7 @@ static void openai_full_loop_sends_a_tool_message(void)
   CHECK_CONTAINS(str(tm, "content"), "openai file");
   CHECK_STR(str(cJSON_GetArrayItem(m, 1), "role"), "assistant");
   cJSON_Delete(body);
-  cJSON_Delete(msgs);
-  h_fixture_stop(&f);
   fake_openai_stop(fo);
-  h_rmtree(ws);
-  free(ws);
 }
 
 static void ollama_script(void *ud, int attempt, const fake_http_request *req,
@@ -611,19 +606,7 @@ static void ollama_full_loop_sends_a_tool_message_with_its_name(void)
   snprintf(lua, sizeof lua, "return { plugins = { ollama = { base_url = "
            "'http://127.0.0.1:%d', backoff_base_ms = 5 } } }\n",
            fake_ollama_port(fo));
-  h_fixture f;
-  ag_boot(&f, "ollama.so", lua);
-  char *ws = h_tempdir();
-  h_write_file(ws, "a.txt", "ollama file\n", 12, 0644);
-  cJSON *msgs = cJSON_Parse("[{\"role\":\"user\",\"content\":\"go\"}]");
-  static const char *const tools[] = { "fs_read" };
-  pt_agent_options o = { .provider = "ollama", .model = "qwen2.5",
-                         .messages = msgs, .tools = tools, .tool_count = 1,
-                         .workspace = ws };
-  ag_run r = { 0 };
-  ag_start(f.k, &o, &r);
-  CHECK(ag_wait(f.k, &r, 20000));
-  CHECK_STR(pt_agent_stop_name(r.res.stop), "end_turn");
+  run_read_turn("ollama.so", lua, "ollama", "qwen2.5", "ollama file\n");
   CHECK_INT(fake_ollama_chat_count(fo), ==, 2);
   fake_ollama_seen s;
   cJSON *body = NULL;
@@ -642,11 +625,7 @@ static void ollama_full_loop_sends_a_tool_message_with_its_name(void)
   CHECK_STR(str(tm, "tool_name"), "fs_read");
   CHECK_CONTAINS(str(tm, "content"), "ollama file");
   cJSON_Delete(body);
-  cJSON_Delete(msgs);
-  h_fixture_stop(&f);
   fake_ollama_stop(fo);
-  h_rmtree(ws);
-  free(ws);
 }
 
 static void never_done(void *ud, const pt_agent_result *r)

@@ -4,8 +4,6 @@
  * (which streams its request back, so the output shows exactly what the
  * provider was sent).
  */
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -18,6 +16,7 @@
 
 #include "check.h"
 #include "harness.h"
+#include "pty_session.h"
 #include "run_cmd.h"
 
 static cmd_result r;
@@ -174,88 +173,25 @@ static void sigterm_ends_the_reply_and_exits(void)
   close(fd);
 }
 
-/* Read from the terminal until `want` appears after *mark; move *mark past
- * it. Output arrives in arbitrary pieces, so a match may already be in the
- * buffer from an earlier read. */
-static int expect(int fd, char *buf, size_t cap, size_t *mark,
-                  const char *want)
-{
-  uint64_t t0 = h_now_ms();
-  for (;;) {
-    char *hit = strstr(buf + *mark, want);
-    if (hit) {
-      *mark = (size_t)(hit - buf) + strlen(want);
-      return 1;
-    }
-    size_t len = strlen(buf);
-    if (len + 1 >= cap || h_now_ms() - t0 > 10000) return 0;
-    struct pollfd p = { fd, POLLIN, 0 };
-    if (poll(&p, 1, 100) <= 0) continue;
-    ssize_t got = read(fd, buf + len, cap - 1 - len);
-    if (got <= 0) return 0;
-    buf[len + (size_t)got] = '\0';
-  }
-}
-
-/* Type at the prompt the way a person does: after it appeared and the
- * line editor has put the terminal in its mode (which may flush input
- * typed before). */
-static void type(int fd, const char *text)
-{
-  usleep(150 * 1000);
-  CHECK_INT(write(fd, text, strlen(text)), ==, (long long)strlen(text));
-}
-
 static void the_repl_keeps_the_conversation(void)
 {
-  int master = posix_openpt(O_RDWR | O_NOCTTY);
-  CHECK(master >= 0);
-  grantpt(master);
-  unlockpt(master);
-  const char *slave_name = ptsname(master);
-  pid_t pid = fork();
-  if (pid == 0) {
-    setsid();
-    int slave = open(slave_name, O_RDWR);
-    dup2(slave, 0);
-    dup2(slave, 1);
-    dup2(slave, 2);
-    close(master);
-    char *bin = getenv("PORTICO_BIN");
-    execl(bin, bin, "--config", config, "--data-dir", dir,
-          "--no-default-plugins", "--plugins", dir, "chat", "-m", "echo-1",
-          (char *)NULL);
-    _exit(127);
-  }
-  static char buf[65536];
-  size_t mark = 0;
-  buf[0] = '\0';
-  CHECK(expect(master, buf, sizeof buf, &mark, "> "));
-  type(master, "first\r");
-  CHECK(expect(master, buf, sizeof buf, &mark, "\"first\"}]}"));
-  CHECK(expect(master, buf, sizeof buf, &mark, "> "));
-  type(master, "second\r");
+  const char *argv[] = { getenv("PORTICO_BIN"), "--config", config,
+                         "--data-dir", dir, "--no-default-plugins",
+                         "--plugins", dir, "chat", "-m", "echo-1", NULL };
+  static pty_session t;
+  pty_session_start(&t, argv);
+  CHECK(pty_session_expect(&t, "> "));
+  pty_session_type(&t, "first\r");
+  CHECK(pty_session_expect(&t, "\"first\"}]}"));
+  CHECK(pty_session_expect(&t, "> "));
+  pty_session_type(&t, "second\r");
   /* The second request carries the first exchange. */
-  CHECK(expect(master, buf, sizeof buf, &mark,
-               "\"content\":\"first\"},{\"role\":\"assistant\""));
-  CHECK(expect(master, buf, sizeof buf, &mark, "\"second\"}]}"));
-  CHECK(expect(master, buf, sizeof buf, &mark, "> "));
-  type(master, "\x04");
-  int status = -1;
-  for (int i = 0; i < 500 && waitpid(pid, &status, WNOHANG) == 0; i++) {
-    char drain[1024];
-    struct pollfd p = { master, POLLIN, 0 };
-    if (poll(&p, 1, 10) > 0 && read(master, drain, sizeof drain) <= 0)
-      usleep(10000);
-  }
-  if (status == -1) {
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    fprintf(stderr, "  the REPL did not leave on Ctrl-D; it printed:\n%s\n",
-            buf);
-  }
-  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  close(master);
+  CHECK(pty_session_expect(&t, "\"content\":\"first\"},"
+                               "{\"role\":\"assistant\""));
+  CHECK(pty_session_expect(&t, "\"second\"}]}"));
+  CHECK(pty_session_expect(&t, "> "));
+  pty_session_type(&t, "\x04");
+  CHECK_INT(pty_session_wait(&t, "the REPL did not leave on Ctrl-D"), ==, 0);
 }
 
 static void models_lists_each_providers_models(void)

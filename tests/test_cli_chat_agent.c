@@ -11,67 +11,28 @@
 
 #include <cjson/cJSON.h>
 
-#include "agent_run.h"
+#include "chat_agent_cases.h"
 #include "check.h"
-#include "fake_anthropic.h"
 #include "harness.h"
 #include "run_cmd.h"
 #include "store/store.h"
 
 static cmd_result r;
-static char *dir;   /* plugins, config.lua, the data folder, HOME */
-static char *ws;    /* the workspace */
-static char env_config[4200], env_data[4200], env_xdg[4200], env_home[4200];
-static const char *env[5];
+static cac_env ce;
 static fake_anthropic *fa;
 
-typedef struct step {
-  const char *text;
-  const char *id, *name, *args;  /* a tool call when name is set */
-} step;
-
-static void reply_step(void *ud, fake_http_response *res)
-{
-  const step *s = ud;
-  fa_sse e = { 0 };
-  fa_sse_message_start(&e, 10, 0, 0);
-  if (s->text) {
-    fa_sse_text_start(&e, 0);
-    fa_sse_text_delta(&e, 0, s->text);
-    fa_sse_block_stop(&e, 0);
-  } else {
-    char *q = ag_escape(s->args);
-    fa_sse_tool_start(&e, 0, s->id, s->name);
-    fa_sse_json_delta(&e, 0, q);
-    fa_sse_block_stop(&e, 0);
-    free(q);
-  }
-  fa_sse_message_delta(&e, s->text ? "end_turn" : "tool_use", 5);
-  fa_sse_message_stop(&e);
-  fake_anthropic_send_stream(res, &e, 0);
-  fa_sse_free(&e);
-}
-
-static const step READ_NOTE = { .id = "toolu_1", .name = "fs_read",
-                                .args = "{\"path\":\"note.txt\"}" };
+static const cac_step READ_NOTE = { .id = "toolu_1", .name = "fs_read",
+                                    .args = "{\"path\":\"note.txt\"}" };
 /* The default policy asks about it: the redirection writes a file. */
-static const step CAT_NOTE = {
+static const cac_step CAT_NOTE = {
   .id = "toolu_1", .name = "shell_exec",
   .args = "{\"command\":\"echo hi > made.txt; cat note.txt\"}" };
-static const step ANSWER = { .text = "The note says hello." };
 
-/* A fresh fake with `first` then ANSWER queued, and config.lua pointing
- * claude at it (`extra` is more Lua table fields, may be ""). */
-static void begin(const step *first, const char *extra)
+/* A fresh fake with `first` then the answer queued, claude pointed at
+ * it (`extra` is more Lua table fields, may be ""). */
+static void begin(const cac_step *first, const char *extra)
 {
-  fa = fake_anthropic_start();
-  if (first) fake_anthropic_push(fa, reply_step, (void *)first);
-  fake_anthropic_push(fa, reply_step, (void *)&ANSWER);
-  char lua[2048];
-  snprintf(lua, sizeof lua,
-           "return { plugins = { claude = { base_url = '%s', api_key = 'k',"
-           " max_attempts = 1 } }, %s }\n", fake_anthropic_url(fa), extra);
-  free(h_write_config(dir, lua));
+  fa = cac_fake_start(&ce, first, extra);
 }
 
 static void end(void)
@@ -82,9 +43,10 @@ static void end(void)
 
 #define CHAT(...)                                                          \
   do {                                                                     \
-    const char *argv_[] = { "--no-default-plugins", "--plugins", dir,      \
-                            "chat", "--workspace", ws, __VA_ARGS__, NULL };\
-    run_portico(&r, argv_, env);                                           \
+    const char *argv_[] = { "--no-default-plugins", "--plugins", ce.dir,   \
+                            "chat", "--workspace", ce.ws, __VA_ARGS__,     \
+                            NULL };                                        \
+    run_portico(&r, argv_, ce.env);                                        \
   } while (0)
 
 #define CLAUDE "-p", "claude", "-m", "claude-sonnet-4-5"
@@ -216,9 +178,9 @@ static void a_policy_file_denies_the_call(void)
       "  end\n"
       "  return 'allow', 'fine', 'rest'\n"
       "end\n";
-  h_write_file(dir, "deny_reads.lua", LUA, strlen(LUA), 0644);
+  h_write_file(ce.dir, "deny_reads.lua", LUA, strlen(LUA), 0644);
   char path[4200];
-  snprintf(path, sizeof path, "%s/deny_reads.lua", dir);
+  snprintf(path, sizeof path, "%s/deny_reads.lua", ce.dir);
   begin(&READ_NOTE, "");
   CHAT(CLAUDE, "--tools", "tools", "--yes", "--policy", path, "read it");
   CHECK_INT(r.status, ==, 0);
@@ -234,7 +196,7 @@ static void a_policy_file_denies_the_call(void)
 static cJSON *stored_calls(const char *id)
 {
   char path[4200], err[256];
-  snprintf(path, sizeof path, "%s/portico.db", dir);
+  snprintf(path, sizeof path, "%s/portico.db", ce.dir);
   pt_store_options so = { .flags = PT_STORE_READONLY };
   pt_store *st = NULL;
   cJSON *calls = cJSON_CreateArray(), *decisions = NULL, *d;
@@ -383,23 +345,7 @@ static void an_unknown_tool_is_one_clear_line(void)
 
 int main(void)
 {
-  dir = h_tempdir();
-  ws = h_tempdir();
-  h_copy_bundled("claude.so", dir);
-  h_copy_bundled("tools.so", dir);
-  h_write_file(ws, "note.txt", "hello from the note\n", 20, 0644);
-  free(h_write_config(dir, "return {}\n"));
-  snprintf(env_config, sizeof env_config, "PORTICO_CONFIG=%s/config.lua",
-           dir);
-  snprintf(env_data, sizeof env_data, "PORTICO_DATA_DIR=%s", dir);
-  /* No policy.lua of the user's: the shipped default decides. */
-  snprintf(env_xdg, sizeof env_xdg, "XDG_CONFIG_HOME=%s", dir);
-  snprintf(env_home, sizeof env_home, "HOME=%s", dir);
-  env[0] = env_config;
-  env[1] = env_data;
-  env[2] = env_xdg;
-  env[3] = env_home;
-  env[4] = NULL;
+  cac_setup(&ce);
   RUN(yes_runs_the_tool_and_sends_its_result_back);
   RUN(without_yes_or_a_terminal_an_ask_is_denied_with_a_reason);
   RUN(json_adds_permission_and_tool_result_lines);
@@ -408,9 +354,6 @@ int main(void)
   RUN(an_unknown_tool_is_one_clear_line);
   RUN(each_tool_call_is_saved_with_its_decision_and_result);
   RUN(a_budget_stops_the_loop_before_the_next_model_call);
-  h_rmtree(ws);
-  h_rmtree(dir);
-  free(ws);
-  free(dir);
+  cac_teardown(&ce);
   return check_report();
 }
