@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "chat_shared.h"
 #include "cli.h"
 #include "event_json.h"
 #include "plugin_host.h"
@@ -224,24 +225,12 @@ void pt__chat_agent_free(pt_chat_agent *a)
 typedef struct turn {
   pt_chat_agent *a;
   const pt_chat_agent_turn *t;
-  int seen;                /* history entries already saved or skipped */
+  pt_chat_agent_rec saving;
   int done;
   pt_agent_result res;
   char message[1024];
   int out_mid_line;        /* stdout's last byte was not a newline */
 } turn;
-
-/* Save the tool messages the loop appended since the last look; its
- * assistant messages were saved as they streamed. */
-static void save_appended(turn *u)
-{
-  int n = cJSON_GetArraySize(u->t->messages);
-  for (; u->seen < n; u->seen++) {
-    const cJSON *m = cJSON_GetArrayItem(u->t->messages, u->seen);
-    const char *role = cJSON_GetStringValue(cJSON_GetObjectItem(m, "role"));
-    if (role && !strcmp(role, "tool")) pt_chat_record_message(u->t->rec, m);
-  }
-}
 
 static void print_json(const cJSON *o)
 {
@@ -272,15 +261,7 @@ static void on_event(void *ud, const pt_chat_event *ev)
 {
   turn *u = ud;
   const pt_chat_agent_turn *t = u->t;
-  if (t->rec && ev->kind == PT_EV_DONE) {
-    pt_chat_record_reply_end(t->rec, ev->status < 0);
-  } else if (t->rec) {
-    if (!t->rec->reply) {
-      save_appended(u);
-      pt_chat_record_reply_begin(t->rec);
-    }
-    pt_chat_record_event(t->rec, ev);
-  }
+  pt__chat_agent_rec_event(&u->saving, ev);
   if (t->json) {
     cJSON *lines = cJSON_CreateArray();
     const cJSON *line;
@@ -408,43 +389,10 @@ static void on_ask(void *ud, const pt_agent_ask_request *req,
   }
 }
 
-static uint32_t stop_of(const pt_agent_result *r)
-{
-  switch (r->stop) {
-  case PT_AGENT_END_TURN: return PT_STOP_END_TURN;
-  case PT_AGENT_MAX_TURNS: return PT_STOP_TOOL_USE;
-  case PT_AGENT_MAX_TOKENS: return PT_STOP_MAX_TOKENS;
-  case PT_AGENT_BUDGET: return PT_STOP_MAX_TOKENS;
-  case PT_AGENT_STOP_SEQUENCE: return PT_STOP_STOP_SEQUENCE;
-  case PT_AGENT_REFUSAL: return PT_STOP_REFUSAL;
-  case PT_AGENT_CANCELLED: return PT_STOP_CANCELLED;
-  default: return PT_STOP_ERROR;
-  }
-}
-
-static void record_end(turn *u)
-{
-  pt_chat_record *rec = u->t->rec;
-  const pt_agent_result *r = &u->res;
-  save_appended(u);
-  /* The turn's usage is the sum over its model calls. */
-  rec->usage.kind = PT_EV_USAGE;
-  rec->usage.input_tokens = r->input_tokens;
-  rec->usage.output_tokens = r->output_tokens;
-  rec->usage.cache_read_tokens = r->cache_read_tokens;
-  rec->usage.cache_write_tokens = r->cache_write_tokens;
-  rec->have_usage = r->model_calls > 0;
-  int32_t status = r->stop == PT_AGENT_CANCELLED ? PT_ECANCELED
-                   : r->stop == PT_AGENT_ERROR   ? (r->status < 0 ? r->status
-                                                                  : PT_EIO)
-                                                 : PT_OK;
-  pt_chat_record_end(rec, status, stop_of(r), u->message[0] ? u->message
-                                                            : NULL);
-}
-
 int pt__chat_agent_run(pt_chat_agent *a, const pt_chat_agent_turn *t)
 {
-  turn u = { .a = a, .t = t, .seen = cJSON_GetArraySize(t->messages) };
+  turn u = { .a = a, .t = t };
+  pt__chat_agent_rec_init(&u.saving, t->rec, t->messages);
   cJSON *extra = NULL;
   if (t->max_tokens > 0) {
     extra = cJSON_CreateObject();
@@ -478,7 +426,7 @@ int pt__chat_agent_run(pt_chat_agent *a, const pt_chat_agent_turn *t)
     uv_run(&t->k->loop, UV_RUN_ONCE);
     if (t->rec) pt_chat_record_flush(t->rec);
   }
-  if (t->rec) record_end(&u);
+  if (t->rec) pt__chat_agent_rec_end(&u.saving, &u.res, u.message);
   if (u.out_mid_line) putchar('\n');
   fflush(stdout);
   const pt_agent_result *r = &u.res;

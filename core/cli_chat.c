@@ -27,6 +27,7 @@
 
 #include "chat_agent.h"
 #include "chat_record.h"
+#include "chat_shared.h"
 #include "cli.h"
 #include "event_json.h"
 #include "ops.h"
@@ -422,32 +423,10 @@ static int repl(chat *c)
 }
 
 /* Provider and model from the flags, then config.lua, then (for the
- * provider) the only one loaded. NULL with a message when undecided. */
+ * provider) the only one loaded. -1 with a message when undecided. */
 static int resolve(chat *c)
 {
-  if (!c->provider) c->provider = pt_config_default_provider(c->k->config);
-  if (!c->provider && c->k->registry.provider_count == 1)
-    c->provider = c->k->registry.providers[0].vt->id;
-  if (!c->provider) {
-    fprintf(stderr, "portico: which provider? pass --provider NAME or set "
-                    "default_provider in config.lua ('portico plugins' "
-                    "lists the providers)\n");
-    return -1;
-  }
-  if (!pt_registry_provider(&c->k->registry, c->provider)) {
-    fprintf(stderr, "portico: no provider named '%s' is loaded; 'portico "
-                    "plugins' lists them\n", c->provider);
-    return -1;
-  }
-  if (!c->model) c->model = pt_config_default_model(c->k->config);
-  if (!c->model) {
-    fprintf(stderr, "portico: which model? pass --model MODEL or set "
-                    "default_model in config.lua ('portico models' lists "
-                    "them)\n");
-    return -1;
-  }
-  c->price = pt_price_lookup(c->k->config, c->provider, c->model);
-  return 0;
+  return pt__chat_resolve(c->k, &c->provider, &c->model, &c->price);
 }
 
 /* Continue session `id`: its history, and its provider, model and system

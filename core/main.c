@@ -27,6 +27,8 @@ static const char main_help[] =
     "A local-first AI agent runtime.\n"
     "\n"
     "Commands:\n"
+    "  acp                        speak the Agent Client Protocol on stdio\n"
+    "                             (for editors that run an ACP agent)\n"
     "  chat [PROMPT]              stream a model's reply, or converse\n"
     "  models                     the models each provider can reach\n"
     "  plugins [list|info|watch]  what the plugins provide, and why any\n"
@@ -124,6 +126,8 @@ int main(int argc, char **argv)
   } else if (strcmp(rest[0], "--version") == 0 ||
              strcmp(rest[0], "version") == 0) {
     status = pt_cli_version(&cli, nrest - 1, rest + 1);
+  } else if (strcmp(rest[0], "acp") == 0) {
+    status = pt_cli_acp(&cli, nrest - 1, rest + 1);
   } else if (strcmp(rest[0], "chat") == 0) {
     status = pt_cli_chat(&cli, nrest - 1, rest + 1);
   } else if (strcmp(rest[0], "models") == 0) {
