@@ -41,7 +41,9 @@
 #include <unistd.h>
 
 #include "agent_run.h"
+#include "bench_support.h"
 #include "fake_anthropic.h"
+#include "bench_support.h"
 #include "fake_http.h"
 #include "harness.h"
 
@@ -101,75 +103,6 @@ static void serve(void *ud, const fake_http_request *req,
   fa_sse_free(&e);
 }
 
-/* Start the server in a child; it exits when the pipe to it closes. */
-static pid_t start_server(int *port, int *keepalive_fd)
-{
-  int to_parent[2], to_child[2];
-  if (pipe(to_parent) != 0 || pipe(to_child) != 0) abort();
-  pid_t pid = fork();
-  if (pid < 0) abort();
-  if (pid == 0) {
-    close(to_parent[0]);
-    close(to_child[1]);
-    fake_http *f = fake_http_start(serve, NULL);
-    int p = f ? fake_http_port(f) : -1;
-    if (write(to_parent[1], &p, sizeof p) != sizeof p) _exit(1);
-    char c;
-    while (read(to_child[0], &c, 1) > 0) {
-    }
-    if (f) fake_http_stop(f);
-    _exit(0);
-  }
-  close(to_parent[1]);
-  close(to_child[0]);
-  if (read(to_parent[0], port, sizeof *port) != sizeof *port || *port < 0) {
-    fprintf(stderr, "bench_agent: the server did not start\n");
-    exit(1);
-  }
-  close(to_parent[0]);
-  *keepalive_fd = to_child[1];
-  return pid;
-}
-
-static void stop_server(pid_t pid, int keepalive)
-{
-  close(keepalive);
-  waitpid(pid, NULL, 0);
-}
-
-/* ---- Clocks and memory ------------------------------------------------- */
-
-static double clock_us(clockid_t id)
-{
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static long status_kib(const char *key)
-{
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  long kib = -1;
-  size_t n = strlen(key);
-  while (f && fgets(line, sizeof line, f))
-    if (strncmp(line, key, n) == 0 && line[n] == ':') {
-      kib = strtol(line + n + 1, NULL, 10);
-      break;
-    }
-  if (f) fclose(f);
-  return kib;
-}
-
-static void reset_hwm(void)
-{
-  FILE *f = fopen("/proc/self/clear_refs", "w");
-  if (f) {
-    fputs("5", f);
-    fclose(f);
-  }
-}
-
 /* ---- pt_policy_decide, timed where the agent calls it ------------------ */
 
 int32_t __real_pt_policy_decide(pt_policy *p, const pt_policy_call *call,
@@ -183,9 +116,9 @@ static long policy_calls, policy_allows;
 int32_t __wrap_pt_policy_decide(pt_policy *p, const pt_policy_call *call,
                                 pt_policy_decision *out)
 {
-  double t0 = clock_us(CLOCK_THREAD_CPUTIME_ID);
+  double t0 = bench_clock_us(CLOCK_THREAD_CPUTIME_ID);
   int32_t rc = __real_pt_policy_decide(p, call, out);
-  policy_us += clock_us(CLOCK_THREAD_CPUTIME_ID) - t0;
+  policy_us += bench_clock_us(CLOCK_THREAD_CPUTIME_ID) - t0;
   policy_calls++;
   if (out->verdict == PT_POLICY_ALLOW) policy_allows++;
   return rc;
@@ -290,16 +223,16 @@ static int turns(pt_kernel *k, pt_policy *policy, const char *ws, int n,
       policy_us = 0;
       policy_calls = policy_allows = 0;
     }
-    double c0 = clock_us(CLOCK_THREAD_CPUTIME_ID);
-    double p0 = clock_us(CLOCK_PROCESS_CPUTIME_ID);
+    double c0 = bench_clock_us(CLOCK_THREAD_CPUTIME_ID);
+    double p0 = bench_clock_us(CLOCK_PROCESS_CPUTIME_ID);
     uint64_t w0 = uv_hrtime();
     if (start_turn(k, &s, policy, ws, "bench", err, sizeof err) != 0) {
       printf("%s: the turn did not start: %s\n", label, err);
       return -1;
     }
     while (!s.done) uv_run(&k->loop, UV_RUN_ONCE);
-    double c1 = clock_us(CLOCK_THREAD_CPUTIME_ID);
-    double p1 = clock_us(CLOCK_PROCESS_CPUTIME_ID);
+    double c1 = bench_clock_us(CLOCK_THREAD_CPUTIME_ID);
+    double p1 = bench_clock_us(CLOCK_PROCESS_CPUTIME_ID);
     uint64_t w1 = uv_hrtime();
     if (s.res.stop != PT_AGENT_END_TURN || s.res.model_calls != 2 ||
         s.tool_results != 1 || s.tool_errors != 0) {
@@ -364,8 +297,8 @@ static void sessions(pt_kernel *k, pt_policy *policy, const char *ws, int n)
   }
   waiting_count = done_count = 0;
   for (int i = 0; i < 20; i++) uv_run(&k->loop, UV_RUN_NOWAIT);
-  reset_hwm();
-  long rss0 = status_kib("VmRSS"), hwm0 = status_kib("VmHWM");
+  bench_reset_hwm();
+  long rss0 = bench_status_kib("VmRSS"), hwm0 = bench_status_kib("VmHWM");
   uint64_t w0 = uv_hrtime();
   int started = 0;
   for (int i = 0; i < n; i++) {
@@ -381,7 +314,7 @@ static void sessions(pt_kernel *k, pt_policy *policy, const char *ws, int n)
   while (waiting_count + done_count < started && uv_hrtime() < deadline)
     uv_run(&k->loop, UV_RUN_ONCE);
   double wall = (double)(uv_hrtime() - w0) / 1e6;
-  long rss1 = status_kib("VmRSS"), hwm1 = status_kib("VmHWM");
+  long rss1 = bench_status_kib("VmRSS"), hwm1 = bench_status_kib("VmHWM");
   int early = 0;
   const char *why = NULL;
   for (int i = 0; i < started; i++)
@@ -415,7 +348,7 @@ static void sessions(pt_kernel *k, pt_policy *policy, const char *ws, int n)
   for (int i = 0; i < 20; i++) uv_run(&k->loop, UV_RUN_NOWAIT);
   printf("  after cancelling all: %d/%d ended (%d cancelled), VmRSS %.1f "
          "MiB\n",
-         done_count, started, cancelled, status_kib("VmRSS") / 1024.0);
+         done_count, started, cancelled, bench_status_kib("VmRSS") / 1024.0);
   fflush(stdout);
   for (int i = 0; i < started; i++)
     if (s[i].done) cJSON_Delete(s[i].messages);
@@ -468,7 +401,7 @@ int main(int argc, char **argv)
   }
 
   int port, keepalive;
-  pid_t server = start_server(&port, &keepalive);
+  pid_t server = bench_server_start("bench_agent", serve, &port, &keepalive);
   h_fixture f;
   pt_kernel *k = boot(&f, port);
   printf("agent turn: claude fake in another process (loopback), bundled "
@@ -478,18 +411,18 @@ int main(int argc, char **argv)
                  "result, final text");
   if (rc == 0) rc = turns(k, NULL, ws, n, "the same turn without a policy");
   h_fixture_stop(&f);
-  stop_server(server, keepalive);
+  bench_server_stop(server, keepalive);
 
   if (rc == 0 && nsess > 0) {
     printf("\n");
     hold_ms = 600000;
-    server = start_server(&port, &keepalive);
+    server = bench_server_start("bench_agent", serve, &port, &keepalive);
     k = boot(&f, port);
     printf("(RLIMIT_NOFILE %llu; the server holds the first reply open)\n",
            (unsigned long long)rl.rlim_cur);
     sessions(k, policy, ws, nsess);
     h_fixture_stop(&f);
-    stop_server(server, keepalive);
+    bench_server_stop(server, keepalive);
   }
 
   pt_policy_free(policy);

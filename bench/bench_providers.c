@@ -17,10 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_support.h"
 #include "fake_anthropic.h"
 #include "fake_http.h"
 #include "fake_ollama.h"
@@ -45,36 +45,6 @@ static void serve(void *ud, const fake_http_request *req,
     fake_http_respond(res, 404, "text/plain", "no such route");
 }
 
-/* Start the server in a child; returns its pid and port. It exits when
- * the pipe to it closes. */
-static pid_t start_server(int *port, int *keepalive_fd)
-{
-  int to_parent[2], to_child[2];
-  if (pipe(to_parent) != 0 || pipe(to_child) != 0) abort();
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(to_parent[0]);
-    close(to_child[1]);
-    fake_http *f = fake_http_start(serve, NULL);
-    int p = f ? fake_http_port(f) : -1;
-    if (write(to_parent[1], &p, sizeof p) != sizeof p) _exit(1);
-    char c;
-    while (read(to_child[0], &c, 1) > 0) {
-    }
-    fake_http_stop(f);
-    _exit(0);
-  }
-  close(to_parent[1]);
-  close(to_child[0]);
-  if (read(to_parent[0], port, sizeof *port) != sizeof *port || *port < 0) {
-    fprintf(stderr, "bench_providers: the server did not start\n");
-    exit(1);
-  }
-  close(to_parent[0]);
-  *keepalive_fd = to_child[1];
-  return pid;
-}
-
 typedef struct counter {
   long texts;
   size_t bytes;
@@ -97,33 +67,6 @@ static void on_event(void *ud, const pt_chat_event *ev)
   }
 }
 
-static double thread_cpu_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static long vm_hwm_kib(void)
-{
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  long kib = -1;
-  while (f && fgets(line, sizeof line, f))
-    if (sscanf(line, "VmHWM: %ld kB", &kib) == 1) break;
-  if (f) fclose(f);
-  return kib;
-}
-
-static void reset_hwm(void)
-{
-  FILE *f = fopen("/proc/self/clear_refs", "w");
-  if (f) {
-    fputs("5", f);
-    fclose(f);
-  }
-}
-
 static void run(pt_kernel *k, const char *label, const char *provider,
                 const char *model)
 {
@@ -134,8 +77,8 @@ static void run(pt_kernel *k, const char *label, const char *provider,
            model);
   counter c = { 0 };
   pt_op_sink sink = { .on_event = on_event, .ud = &c };
-  reset_hwm();
-  double cpu0 = thread_cpu_ms();
+  bench_reset_hwm();
+  double cpu0 = bench_clock_us(CLOCK_THREAD_CPUTIME_ID) / 1e3;
   uint64_t wall0 = uv_hrtime();
   if (pt_op_chat(k, provider, (pt_str){ req, strlen(req) }, NULL, &sink,
                  NULL) != PT_OK) {
@@ -143,7 +86,7 @@ static void run(pt_kernel *k, const char *label, const char *provider,
     return;
   }
   while (!c.done) uv_run(&k->loop, UV_RUN_ONCE);
-  double cpu = thread_cpu_ms() - cpu0;
+  double cpu = bench_clock_us(CLOCK_THREAD_CPUTIME_ID) / 1e3 - cpu0;
   double wall = (double)(uv_hrtime() - wall0) / 1e6;
   if (c.status < 0) {
     printf("%-22s failed: %s\n", label, c.message);
@@ -152,7 +95,7 @@ static void run(pt_kernel *k, const char *label, const char *provider,
   printf("%-22s %7ld deltas  %7.0f ns CPU/delta  %7.1f ms CPU  %7.1f ms "
          "wall  peak RSS %5.1f MiB\n",
          label, c.texts, c.texts ? cpu * 1e6 / (double)c.texts : 0.0, cpu,
-         wall, (double)vm_hwm_kib() / 1024.0);
+         wall, (double)bench_status_kib("VmHWM") / 1024.0);
   fflush(stdout);
 }
 
@@ -161,7 +104,7 @@ int main(int argc, char **argv)
   if (argc > 1) deltas = atoi(argv[1]);
   if (deltas < 1) deltas = 1;
   int port, keepalive;
-  pid_t server = start_server(&port, &keepalive);
+  pid_t server = bench_server_start("bench_providers", serve, &port, &keepalive);
 
   char *dir = h_tempdir();
   char cfg[2048];
@@ -190,8 +133,7 @@ int main(int argc, char **argv)
   run(k, "openai chat (SSE)", "openai", "gpt-4.1");
   run(k, "ollama (NDJSON)", "ollama", "llama3.2");
   pt_kernel_free(k);
-  close(keepalive);
-  waitpid(server, NULL, 0);
+  bench_server_stop(server, keepalive);
   h_rmtree(dir);
   free(dir);
   free(config);
