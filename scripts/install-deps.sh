@@ -17,7 +17,6 @@ libwebsockets-dev
 libwebsockets-evlib-uv
 libedit-dev
 libssl-dev
-uuid-dev
 "
 
 missing=""
