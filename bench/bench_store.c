@@ -17,6 +17,9 @@
  * 4. Search on a database of SEARCH_MESSAGES (default 100000) messages:
  *    the store call, and (given PORTICO_BIN) a whole `portico sessions
  *    search` process.
+ * 5. The event log a server keeps for clients that reconnect: appends
+ *    from many sessions batched into one flush per loop iteration,
+ *    against a commit each, and a replay of what a client missed.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -448,6 +451,68 @@ static void bench_search(int n, const char *bin)
   free(dir);
 }
 
+/* ------------------------------------------------------------------------ */
+
+/* What a server logs per streamed fragment. */
+static int event_json(char *out, size_t cap, int64_t seq)
+{
+  return snprintf(out, cap, "{\"type\":\"text\",\"turn\":3,\"seq\":%lld,"
+                  "\"text\":\"a fragment of text \"}", (long long)seq);
+}
+
+/* `sessions` sessions each log one event per loop iteration, `rounds`
+ * times; the loop flushes once per iteration (batched), or every append
+ * commits on its own. */
+static void bench_events(int sessions, int rounds, int batched)
+{
+  char *dir = h_tempdir();
+  pt_store *st = open_at(dir, 0);
+  char (*ids)[PT_STORE_ID_LEN] = malloc((size_t)sessions * sizeof *ids);
+  for (int i = 0; i < sessions; i++) pt_store_session_create(st, NULL, ids[i]);
+  double *lat = malloc((size_t)rounds * sizeof *lat);
+  char json[160];
+  double t0 = now_us();
+  for (int r = 0; r < rounds; r++) {
+    double a = now_us();
+    for (int i = 0; i < sessions; i++) {
+      int n = event_json(json, sizeof json, r + 1);
+      if (pt_store_event_append(st, ids[i], r + 1, json, (size_t)n) != PT_OK)
+        exit(1);
+      if (!batched && pt_store_flush(st) != PT_OK) exit(1);
+    }
+    if (batched && pt_store_flush(st) != PT_OK) exit(1);
+    lat[r] = now_us() - a;
+  }
+  double secs = (now_us() - t0) / 1e6;
+  long total = (long)sessions * rounds;
+  if (batched) {
+    printf("  event appends/s (batched)      %9.0f  (%d sessions, one "
+           "flush per %d appends)\n", total / secs, sessions, sessions);
+    char what[96];
+    snprintf(what, sizeof what, "  %d appends + their flush", sessions);
+    report(what, lat, rounds);
+  } else {
+    printf("  event appends/s (a commit each) %8.0f\n", total / secs);
+  }
+  if (batched) {
+    /* A client that missed the last 100 events of one session. */
+    double v[101];
+    for (int r = 0; r < 101; r++) {
+      cJSON *out = NULL;
+      double a = now_us();
+      pt_store_events_after(st, ids[r % sessions], rounds - 100, 0, &out);
+      v[r] = now_us() - a;
+      cJSON_Delete(out);
+    }
+    report("  replay of the last 100 events", v, 101);
+  }
+  free(lat);
+  free(ids);
+  pt_store_close(st);
+  h_rmtree(dir);
+  free(dir);
+}
+
 int main(int argc, char **argv)
 {
   const char *bin = argc > 1 ? argv[1] : NULL;
@@ -467,5 +532,8 @@ int main(int argc, char **argv)
   bench_turns(PORTICO_BENCH_TEST_PLUGIN_DIR, 15);
   printf("\nsearch:\n");
   bench_search(search_n, bin);
+  printf("\nevent log (~80 B events, synchronous NORMAL):\n");
+  bench_events(200, 500, 1);
+  bench_events(200, 25, 0);
   return 0;
 }

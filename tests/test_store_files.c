@@ -192,7 +192,7 @@ static void a_file_from_a_newer_portico_is_refused_untouched(void)
   pt_store *st;
   CHECK_INT(try_open(&st, 0, 0), ==, PT_EVERSION);
   CHECK_CONTAINS(err, "written by a newer portico (schema version 99; this "
-                      "portico knows up to 2); upgrade portico");
+                      "portico knows up to 3); upgrade portico");
   CHECK_INT(try_open(&st, PT_STORE_READONLY, 0), ==, PT_EVERSION);
   CHECK_INT(raw_int("PRAGMA user_version"), ==, 99);
   CHECK_INT(raw_int("SELECT count(*) FROM messages"), ==, 3);
@@ -211,7 +211,7 @@ static void a_read_only_open_does_not_upgrade(void)
   free(sql);
   pt_store *st;
   CHECK_INT(try_open(&st, PT_STORE_READONLY, 0), ==, PT_EVERSION);
-  CHECK_CONTAINS(err, "needs an upgrade to 2");
+  CHECK_CONTAINS(err, "needs an upgrade to 3");
   CHECK_INT(raw_int("PRAGMA user_version"), ==, 1);
 }
 

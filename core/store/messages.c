@@ -229,7 +229,7 @@ int32_t pt_store_message_begin(pt_store *st, const char *session_id,
 
 int pt_store_pending(const pt_store *st)
 {
-  return st->pending_bytes > 0;
+  return st->pending_bytes > 0 || pt__store_events_pending(st);
 }
 
 int32_t pt_store_message_delta(pt_store *st, int64_t id,
@@ -344,18 +344,22 @@ int32_t pt_store_flush(pt_store *st)
   for (pt__stream *m = st->streams; m; m = m->next) n++;
   /* A failed flush rolls back, so the streams' positions go back too and
    * the buffered runs stay for the next try. */
-  saved *was = malloc(n * sizeof *was);
-  if (!was) return pt__store_fail(st, PT_ENOMEM, "out of memory");
+  saved *was = n ? malloc(n * sizeof *was) : NULL;
+  if (n && !was) return pt__store_fail(st, PT_ENOMEM, "out of memory");
   size_t i = 0;
   for (pt__stream *m = st->streams; m; m = m->next, i++)
     was[i] = (saved){ m->open_part, m->open_kind, m->next_seq, m->open_len };
+  /* The event log's appends share the transaction: a loop iteration's
+   * text and events are one commit, and survive a kill together. */
   int32_t rc = pt__store_begin(st, "save streamed text");
   if (rc == PT_OK) {
     for (pt__stream *m = st->streams; m && rc == PT_OK; m = m->next)
       for (size_t j = 0; j < m->nruns && rc == PT_OK; j++)
         rc = apply(st, m, &m->runs[j]);
+    if (rc == PT_OK) rc = pt__store_events_write(st);
     rc = pt__store_end(st, rc, "save streamed text");
   }
+  pt__store_events_done(st, rc == PT_OK);
   i = 0;
   for (pt__stream *m = st->streams; m; m = m->next, i++) {
     if (rc == PT_OK) {

@@ -225,7 +225,20 @@ static const char v2[] =
     "  JOIN messages m ON m.id = p.message_id\n"
     "  WHERE m.status <> 'streaming' AND p.text IS NOT NULL;\n";
 
-static const char *const steps[PT_STORE_SCHEMA_VERSION] = { v1, v2 };
+/* Version 3: the event log a server replays to a client that reconnects
+ * (store_events.c). Without a rowid, the key is the table's order: a
+ * session's events sit together in seq order, and a replay is one range
+ * scan. The key's first column also serves the cascade from sessions. */
+static const char v3[] =
+    "CREATE TABLE events (\n"
+    "  session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,\n"
+    "  seq        INTEGER NOT NULL,\n"
+    "  created_at INTEGER NOT NULL,\n"
+    "  data       TEXT NOT NULL,\n"
+    "  PRIMARY KEY (session_id, seq)\n"
+    ") WITHOUT ROWID;\n";
+
+static const char *const steps[PT_STORE_SCHEMA_VERSION] = { v1, v2, v3 };
 
 static int32_t pragma_int(pt_store *st, const char *sql, int64_t *out)
 {

@@ -198,6 +198,7 @@ void pt_store_close(pt_store *st)
   if (st->db && !st->readonly && pt_store_pending(st)) pt_store_flush(st);
   pt__store_checkpoints_stop(st);
   pt__store_streams_free(st);
+  pt__store_events_free(st);
   for (size_t i = 0; i < st->nstmts; i++) sqlite3_finalize(st->stmts[i].stmt);
   free(st->stmts);
   /* The last connection to close checkpoints the log into the file and

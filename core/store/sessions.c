@@ -175,5 +175,7 @@ int32_t pt_store_session_delete(pt_store *st, const char *id)
     rc = PT_EIO;
   }
   if (rc == PT_OK) rc = pt__store_blob_gc(st);
-  return pt__store_end(st, rc, "delete a session");
+  rc = pt__store_end(st, rc, "delete a session");
+  if (rc == PT_OK) pt__store_events_forget(st, id);
+  return rc;
 }

@@ -4,8 +4,9 @@
  * Sessions and their turns, messages in order with their content parts,
  * tool calls (arguments, decision, result, timings, idempotency key), a
  * usage ledger with cost, permission decisions, "always" rules and pending
- * requests, settings, full-text search and blobs stored once by content
- * hash. docs/storage.md documents the schema for other readers.
+ * requests, settings, full-text search, blobs stored once by content
+ * hash, and a per-session log of the events a server streamed.
+ * docs/storage.md documents the schema for other readers.
  *
  * This is the one interface the rest of the kernel uses: no SQL and no
  * SQLite type appears outside core/store/, so another backend (PostgreSQL,
@@ -31,10 +32,11 @@
  * A failed call leaves the database as it was before the call.
  *
  * DURABILITY. Every function that writes has committed when it returns,
- * except pt_store_message_delta(), which buffers streamed text until
- * pt_store_flush() or the message's end. A committed write survives the
- * process being killed; with `synchronous_full` it also survives power loss
- * (docs/storage.md has the trade-off and the measurements).
+ * except pt_store_message_delta() and pt_store_event_append(), which
+ * buffer until pt_store_flush() (or the message's end). A committed write
+ * survives the process being killed; with `synchronous_full` it also
+ * survives power loss (docs/storage.md has the trade-off and the
+ * measurements).
  *
  * Reads return cJSON trees the caller owns (cJSON_Delete). Times are Unix
  * milliseconds. Strings passed in are borrowed for the call.
@@ -52,7 +54,7 @@
 typedef struct pt_store pt_store;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define PT_STORE_SCHEMA_VERSION 2
+#define PT_STORE_SCHEMA_VERSION 3
 
 /* A session id: 16 lowercase hex digits and a NUL. */
 #define PT_STORE_ID_LEN 17
@@ -151,8 +153,9 @@ int32_t pt_store_session_get(pt_store *st, const char *id, cJSON **out);
 int32_t pt_store_session_list(pt_store *st, int limit, cJSON **out);
 
 /* Delete a session with its turns, messages, tool calls, permission
- * requests and decisions, and every blob nothing else refers to. Usage
- * rows stay in the ledger, detached. PT_ENOENT when there is none. */
+ * requests and decisions, logged events, and every blob nothing else
+ * refers to. Usage rows stay in the ledger, detached. PT_ENOENT when
+ * there is none. */
 int32_t pt_store_session_delete(pt_store *st, const char *id);
 
 /* ------------------------------------------------------------------------ */
@@ -231,10 +234,12 @@ int32_t pt_store_message_part(pt_store *st, int64_t id, const cJSON *part);
  * buffered first. Its text enters the search index. */
 int32_t pt_store_message_end(pt_store *st, int64_t id, int interrupted);
 
-/* Whether deltas are buffered, waiting for pt_store_flush(). */
+/* Whether deltas or events are buffered, waiting for pt_store_flush(). */
 int pt_store_pending(const pt_store *st);
 
-/* Write every buffered delta in one transaction. */
+/* Write every buffered delta and event in one transaction. On error
+ * nothing of it is written and all of it stays buffered for the next
+ * call. */
 int32_t pt_store_flush(pt_store *st);
 
 enum pt_store_messages_flags {
@@ -252,6 +257,76 @@ enum pt_store_messages_flags {
  */
 int32_t pt_store_messages(pt_store *st, const char *session_id,
                           unsigned flags, cJSON **out);
+
+/* ------------------------------------------------------------------------ */
+/* Event log                                                                 */
+
+/*
+ * What a server streamed to a session's clients, numbered by `seq`, so
+ * that a client reconnecting with the last seq it saw (SSE's
+ * Last-Event-ID) can be sent the rest. One writer per session's log: the
+ * process serving the session.
+ */
+
+/*
+ * Log event `seq` of `session_id`, whose data is `len` bytes of JSON at
+ * `json` (one value, at most 64 MiB; the server's is an object), borrowed
+ * for the call.
+ *
+ * ORDER. `seq` must be greater than every seq logged for the session
+ * before, buffered or stored (gaps are allowed; the first may be 1), else
+ * PT_EINVAL. pt_store_event_last_seq() says where numbering stands.
+ *
+ * DURABILITY. The event is buffered, not written: it reaches the file
+ * with the next pt_store_flush() (which the caller runs once per loop
+ * iteration), a call that flushes first (pt_store_messages,
+ * _message_part, _message_end, _session_delete, _events_after,
+ * _events_trim, _close), or before an append that would take the buffer
+ * past 2 MiB. Every event buffered until then, of every session, commits
+ * in that one transaction together with the buffered message text. A kill
+ * loses what was appended since the last flush and no more: a session's
+ * stored events are all those appended up to some flush, without holes.
+ *
+ * Errors: PT_EINVAL for a NULL or empty session id, JSON that does not
+ * parse, or a seq not after the last; PT_ENOENT when there is no such
+ * session (the id must be whole, as pt_store_session_find returns it);
+ * PT_EPERM on a read-only store; or the error of the flush it ran. On
+ * error nothing was logged. Checking the session costs a read the first
+ * time a session is seen, after which what it needs is kept in memory.
+ */
+int32_t pt_store_event_append(pt_store *st, const char *session_id,
+                              int64_t seq, const char *json, size_t len);
+
+/*
+ * *seq gets the highest seq logged for the session, buffered or stored,
+ * or 0 when none: a server that starts numbers on from there. PT_EINVAL
+ * for a NULL session id, PT_ENOENT when there is no such session.
+ */
+int32_t pt_store_event_last_seq(pt_store *st, const char *session_id,
+                                int64_t *seq);
+
+/*
+ * The session's events with a seq greater than `after_seq`, oldest first,
+ * at most `limit` (<= 0: all), as a new array at *out (caller owns) of
+ * {"seq": N, "data": the logged JSON, parsed}. Buffered events are
+ * flushed first (unless the store is read-only), so everything appended
+ * through `st` is there. PT_EINVAL for a NULL session id, PT_ENOENT when
+ * there is no such session; PT_EIO when a row is not JSON (the file was
+ * written by something else).
+ */
+int32_t pt_store_events_after(pt_store *st, const char *session_id,
+                              int64_t after_seq, int limit, cJSON **out);
+
+/*
+ * Delete the session's events with a seq up to `keep_after_seq`, after
+ * flushing; the newest event is always kept, so that
+ * pt_store_event_last_seq still knows the numbering. A client asking for
+ * less than what is kept gets only what is kept: the server should then
+ * tell it to start over. PT_EINVAL and PT_ENOENT as
+ * pt_store_events_after; PT_EPERM on a read-only store.
+ */
+int32_t pt_store_events_trim(pt_store *st, const char *session_id,
+                             int64_t keep_after_seq);
 
 /* ------------------------------------------------------------------------ */
 /* Tool calls and permissions                                                */

@@ -15,6 +15,7 @@
 #define PT__STORE_INLINE_MAX (16 * 1024)
 
 typedef struct pt__stream pt__stream;
+typedef struct pt__events pt__events;
 typedef struct pt__checkpointer pt__checkpointer;
 
 typedef struct pt__stmt_slot {
@@ -38,6 +39,9 @@ struct pt_store {
 
   pt__stream *streams;      /* messages being streamed into */
   size_t pending_bytes;     /* buffered delta text, all streams */
+
+  pt__events *events;       /* the event log's sessions and buffered
+                               appends (store_events.c); NULL until used */
 
   pt__checkpointer *checkpointer; /* started at the first checkpoint */
 };
@@ -108,6 +112,21 @@ int32_t pt__store_migrate(pt_store *st);
  * messages of one turn (when it ends). */
 void pt__store_streams_free(pt_store *st);
 void pt__store_streams_forget_turn(pt_store *st, int64_t turn_id);
+
+/*
+ * The event log's share of pt_store_flush (store_events.c). write inserts
+ * every buffered event inside the flush's transaction; done is told how
+ * that transaction ended, and forgets the events once committed (after a
+ * rollback they stay for the next flush).
+ */
+int pt__store_events_pending(const pt_store *st);
+int32_t pt__store_events_write(pt_store *st);
+void pt__store_events_done(pt_store *st, int committed);
+
+/* Forget what the event log knows of a session deleted through `st`, or
+ * of every session and every buffered event (on close). */
+void pt__store_events_forget(pt_store *st, const char *session_id);
+void pt__store_events_free(pt_store *st);
 
 /*
  * Message parts as rows (parts.c). A normalized part becomes a row of
