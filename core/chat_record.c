@@ -45,12 +45,26 @@ static int synchronous_full(const pt_config *config)
   return sync && strcmp(sync, "full") == 0;
 }
 
-int32_t pt_chat_record_open(pt_chat_record *r, pt_kernel *k,
-                            const char *session)
+static void init(pt_chat_record *r, pt_kernel *k)
 {
   memset(r, 0, sizeof *r);
   uv_check_init(&k->loop, &r->flush);
   r->flush.data = r;
+}
+
+static int32_t find_session(pt_chat_record *r, const char *session)
+{
+  int32_t rc = PT_OK;
+  if (session && (rc = pt_store_session_find(r->st, session, r->session)) !=
+                     PT_OK)
+    fprintf(stderr, "portico: %s\n", pt_store_errmsg(r->st));
+  return rc;
+}
+
+int32_t pt_chat_record_open(pt_chat_record *r, pt_kernel *k,
+                            const char *session)
+{
+  init(r, k);
   pt_store_options o = { .synchronous_full = synchronous_full(k->config) };
   char err[1024];
   int32_t rc = pt_store_open_dir(k->data_dir, &o, &r->st, err, sizeof err);
@@ -59,10 +73,20 @@ int32_t pt_chat_record_open(pt_chat_record *r, pt_kernel *k,
                     "saving)\n", err);
     return rc;
   }
-  if (session && (rc = pt_store_session_find(r->st, session, r->session)) !=
-                     PT_OK)
-    fprintf(stderr, "portico: %s\n", pt_store_errmsg(r->st));
-  return rc;
+  r->owns_store = 1;
+  return find_session(r, session);
+}
+
+int32_t pt_chat_record_attach(pt_chat_record *r, pt_kernel *k, pt_store *st,
+                              const char *session)
+{
+  init(r, k);
+  if (!st) {
+    fprintf(stderr, "portico: a chat record attached to no store\n");
+    return PT_EINVAL;
+  }
+  r->st = st;
+  return find_session(r, session);
 }
 
 cJSON *pt_chat_record_session(pt_chat_record *r)
@@ -258,8 +282,9 @@ void pt_chat_record_close(pt_chat_record *r)
                        "the chat ended during the turn");
   if (!uv_is_closing((uv_handle_t *)&r->flush))
     uv_close((uv_handle_t *)&r->flush, NULL);
-  pt_store_close(r->st);
+  if (r->owns_store) pt_store_close(r->st);
   r->st = NULL;
+  r->owns_store = 0;
   free(r->system);
   r->system = NULL;
 }

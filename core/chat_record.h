@@ -11,6 +11,10 @@
  *
  * A write that fails is reported once on stderr and turns the chat's exit
  * status into a failure; the conversation itself goes on. Loop thread only.
+ *
+ * A record opens a store of its own (pt_chat_record_open, one chat per
+ * process), or borrows one shared by many records (pt_chat_record_attach,
+ * a server's sessions on one connection).
  */
 #ifndef PT_CHAT_RECORD_H
 #define PT_CHAT_RECORD_H
@@ -24,6 +28,7 @@
 
 typedef struct pt_chat_record {
   pt_store *st;
+  int owns_store;                  /* 0: st is borrowed, not closed here */
   char session[PT_STORE_ID_LEN];   /* "" until the first turn */
   char *system;                    /* the system prompt stored last */
   int64_t turn, reply;             /* the turn in progress; 0 when none */
@@ -45,6 +50,20 @@ typedef struct pt_chat_record {
  */
 int32_t pt_chat_record_open(pt_chat_record *r, pt_kernel *k,
                             const char *session);
+
+/*
+ * As pt_chat_record_open, on `st`, which is borrowed: it must stay open
+ * until pt_chat_record_close, which leaves it open. Any number of records
+ * may share one store (each flushes it once per loop iteration while its
+ * turn runs; what one flush writes, the others find done). `session` is
+ * NULL for a session created at the first turn, or names one by its id or
+ * a prefix, as pt_store_session_find: a session the caller created itself
+ * is attached by its id, and the first turn goes into it. On error prints
+ * one line to stderr and returns a negative code (PT_EINVAL when `st` is
+ * NULL); then only pt_chat_record_close may be called.
+ */
+int32_t pt_chat_record_attach(pt_chat_record *r, pt_kernel *k, pt_store *st,
+                              const char *session);
 
 /* The continued session (pt_store_session_get), or NULL when new. Caller
  * owns the result. */
@@ -96,8 +115,8 @@ void pt_chat_record_flush(pt_chat_record *r);
 /* Whether every write of this chat succeeded. */
 int pt_chat_record_ok(const pt_chat_record *r);
 
-/* Close the handle and the store (ending a turn still open as
- * interrupted). */
+/* Close the handle, and the store when the record opened it (ending a
+ * turn still open as interrupted). */
 void pt_chat_record_close(pt_chat_record *r);
 
 #endif
