@@ -69,5 +69,6 @@ int pt_cli_sessions(const pt_cli *cli, int argc, char **argv);
 int pt_cli_usage(const pt_cli *cli, int argc, char **argv);
 int pt_cli_policy(const pt_cli *cli, int argc, char **argv);
 int pt_cli_acp(const pt_cli *cli, int argc, char **argv);
+int pt_cli_serve(const pt_cli *cli, int argc, char **argv);
 
 #endif

@@ -29,6 +29,7 @@ static const char main_help[] =
     "Commands:\n"
     "  acp                        speak the Agent Client Protocol on stdio\n"
     "                             (for editors that run an ACP agent)\n"
+    "  serve                      serve the HTTP API (REST, SSE, WebSocket)\n"
     "  chat [PROMPT]              stream a model's reply, or converse\n"
     "  models                     the models each provider can reach\n"
     "  plugins [list|info|watch]  what the plugins provide, and why any\n"
@@ -128,6 +129,8 @@ int main(int argc, char **argv)
     status = pt_cli_version(&cli, nrest - 1, rest + 1);
   } else if (strcmp(rest[0], "acp") == 0) {
     status = pt_cli_acp(&cli, nrest - 1, rest + 1);
+  } else if (strcmp(rest[0], "serve") == 0) {
+    status = pt_cli_serve(&cli, nrest - 1, rest + 1);
   } else if (strcmp(rest[0], "chat") == 0) {
     status = pt_cli_chat(&cli, nrest - 1, rest + 1);
   } else if (strcmp(rest[0], "models") == 0) {
