@@ -11,6 +11,8 @@
 #include "serve.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +26,7 @@
 
 extern const struct lws_protocols serve_protocols[];
 
-#define TICK_MS 1000
+#define TICK_MS 250
 #define STOP_TICK_MS 20
 #define STOP_TURNS_MS 2500
 #define STOP_CLIENTS_MS 3300
@@ -110,14 +112,32 @@ static void stop_kernel(pt_serve *sv)
   pt_kernel_stop(sv->k);
 }
 
+/* libwebsockets 4.1 does not read an HTTP/1 connection whose response is
+ * still being written, which an SSE stream's always is: a client that
+ * hangs up goes unnoticed (and its readable socket wakes the loop each
+ * iteration) until a write fails. A peek at each tick notices it. */
+static int sse_client_left(serve_stream *s)
+{
+  if (s->kind != SERVE_SSE) return 0;
+  char c;
+  ssize_t n = recv(lws_get_socket_fd(s->wsi), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 static void on_tick(uv_timer_t *t)
 {
   pt_serve *sv = t->data;
   uint64_t now = serve_now_ms();
   if (!sv->stopping) {
-    for (serve_stream *s = sv->streams; s; s = s->next)
-      if (s->headers_done && now - s->last_write_ms >= SERVE_KEEPALIVE_MS)
+    for (serve_stream *s = sv->streams; s; s = s->next) {
+      if (!s->headers_done || !s->wsi) continue;
+      if (sse_client_left(s)) {
+        lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        continue;
+      }
+      if (now - s->last_write_ms >= SERVE_KEEPALIVE_MS)
         serve_stream_keepalive(s);
+    }
     return;
   }
   uint64_t elapsed = now - sv->stop_started_ms;
@@ -263,7 +283,11 @@ static int start_lws(pt_serve *sv, int v6)
   memset(&info, 0, sizeof info);
   void *loops[1] = { &sv->k->loop };
   info.foreign_loops = loops;
-  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8;
+  /* An explicit vhost: a default one that cannot bind still leaves a
+   * context, whose destroy would unload the libuv glue while its handles
+   * are on our loop. */
+  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 |
+                 LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
   if (!v6) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
   info.port = sv->port;
   info.iface = sv->listen_host;
@@ -277,7 +301,7 @@ static int start_lws(pt_serve *sv, int v6)
   info.max_http_header_data = 8192;
   sv->lws = lws_create_context(&info);
   if (!sv->lws) return -1;
-  sv->vhost = lws_get_vhost_by_name(sv->lws, "portico");
+  sv->vhost = lws_create_vhost(sv->lws, &info);
   int port = sv->vhost ? lws_get_vhost_listen_port(sv->vhost) : -1;
   if (port <= 0) return -1;
   sv->port = port;
@@ -414,7 +438,10 @@ int pt_cli_serve(const pt_cli *cli, int argc, char **argv)
 
 out:
   if (sv.lws && !sv.stopping) {
+    /* Failed before serving: the kernel stops too, so the loop can run
+     * lws's handles closed and then end. */
     lws_context_destroy(sv.lws);
+    pt_kernel_stop(sv.k);
     uv_run(&sv.k->loop, UV_RUN_DEFAULT);
   }
   /* On a foreign loop the first destroy only closes lws's handles; once

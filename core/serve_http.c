@@ -121,13 +121,32 @@ void serve_req_stream_started(serve_req *r)
   if (r->wsi) lws_callback_on_writable(r->wsi);
 }
 
+/* lws_get_urlarg_by_name stops at the first argument longer than the
+ * buffer it is given, so it searches a copy as long as the whole query
+ * and only the value is copied out. */
+static const char *urlarg(struct lws *wsi, const char *name, char *buf,
+                          size_t len)
+{
+  int total = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS);
+  if (total <= 0 || len < 2) return NULL;
+  char key[64];
+  snprintf(key, sizeof key, "%.60s=", name);
+  char *tmp = malloc((size_t)total + 64);
+  const char *v =
+      tmp ? lws_get_urlarg_by_name(wsi, key, tmp, total + 64) : NULL;
+  const char *out = NULL;
+  if (v && strlen(v) < len) {
+    memcpy(buf, v, strlen(v) + 1);
+    out = buf;
+  }
+  free(tmp);
+  return out;
+}
+
 const char *serve_req_arg(serve_req *r, const char *name, char *buf,
                           size_t len)
 {
-  if (!r->wsi || len < 2) return NULL;
-  char key[64];
-  snprintf(key, sizeof key, "%.60s=", name);
-  return lws_get_urlarg_by_name(r->wsi, key, buf, (int)len);
+  return r->wsi ? urlarg(r->wsi, name, buf, len) : NULL;
 }
 
 void serve_reply(serve_req *r, int status, cJSON *body)
@@ -205,8 +224,7 @@ static int authorized(pt_serve *sv, struct lws *wsi, int token_arg)
     return serve_key_ok(sv, auth);
   if (!token_arg) return 0;
   char buf[SERVE_KEY_MAX + 32];
-  const char *tok =
-      lws_get_urlarg_by_name(wsi, "access_token=", buf, (int)sizeof buf);
+  const char *tok = urlarg(wsi, "access_token", buf, sizeof buf);
   if (!tok) return 0;
   char bearer[SERVE_KEY_MAX + 16];
   snprintf(bearer, sizeof bearer, "Bearer %.*s", SERVE_KEY_MAX, tok);

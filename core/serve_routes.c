@@ -126,8 +126,6 @@ void serve_get_session(pt_serve *sv, serve_req *r, const char *const *p)
                       pt_store_errmsg(sv->st));
     return;
   }
-  /* The array takes the place of the stored row's count of them. */
-  cJSON_DeleteItemFromObjectCaseSensitive(o, "messages");
   /* The listing's count stays as message_count; "messages" is the list. */
   cJSON *count = cJSON_DetachItemFromObjectCaseSensitive(o, "messages");
   if (count) {

@@ -20,6 +20,10 @@
 
 #include "log.h"
 
+/* Bytes written per writable callback at most, and per joined SSE write. */
+#define WRITE_BUDGET (256 * 1024)
+#define COALESCE 16384
+
 uint64_t serve_now_ms(void)
 {
   return uv_hrtime() / 1000000u;
@@ -244,14 +248,38 @@ int serve_stream_write(serve_stream *s)
     }
     return 0;
   }
-  s->head = c->next;
-  if (!s->head) s->tail = NULL;
-  s->queued -= c->len;
-  int n = lws_write(s->wsi, c->buf + LWS_PRE, c->len,
-                    s->kind == SERVE_WS ? LWS_WRITE_TEXT : LWS_WRITE_HTTP);
-  size_t len = c->len;
-  free(c);
-  if (n < (int)len) return -1;
+  /* Write while the socket takes it, up to a budget per callback so one
+   * busy client does not hold the loop. SSE events are joined into
+   * writes of up to COALESCE bytes: a model streams many small events,
+   * and one event per callback (one per loop iteration) could not keep
+   * up with it. A WebSocket message is one frame each. */
+  size_t budget = WRITE_BUDGET;
+  while ((c = s->head) && budget) {
+    unsigned char join[LWS_PRE + COALESCE];
+    unsigned char *p = c->buf + LWS_PRE;
+    size_t len = c->len;
+    if (s->kind == SERVE_SSE && c->next && c->len + c->next->len <= COALESCE) {
+      len = 0;
+      while ((c = s->head) && len + c->len <= COALESCE) {
+        memcpy(join + LWS_PRE + len, c->buf + LWS_PRE, c->len);
+        len += c->len;
+        s->head = c->next;
+        s->queued -= c->len;
+        free(c);
+      }
+      p = join + LWS_PRE;
+    } else {
+      s->head = c->next;
+      s->queued -= c->len;
+    }
+    if (!s->head) s->tail = NULL;
+    int n = lws_write(s->wsi, p, len,
+                      s->kind == SERVE_WS ? LWS_WRITE_TEXT : LWS_WRITE_HTTP);
+    if (p != join + LWS_PRE) free(c);
+    if (n < (int)len) return -1;
+    budget = len < budget ? budget - len : 0;
+    if (lws_send_pipe_choked(s->wsi)) break;
+  }
   s->last_write_ms = serve_now_ms();
   if (s->head || s->closing) lws_callback_on_writable(s->wsi);
   else {

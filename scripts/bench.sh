@@ -2,6 +2,7 @@
 # Build a release binary and run every benchmark under bench/:
 #   sh scripts/bench.sh [STARTUP_RUNS] [DELTAS] [SEARCH_MESSAGES]
 #                       [POLICY_DECISIONS] [AGENT_TURNS] [AGENT_SESSIONS]
+#                       [SERVE_STARTS] [SERVE_TURNS] [SERVE_SESSIONS]
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh
@@ -16,3 +17,6 @@ echo
 build-bench/bin/bench_policy "${4:-20000}"
 echo
 build-bench/bin/bench_agent "${5:-200}" "${6:-1000}"
+echo
+build-bench/bin/bench_serve build-bench/bin/portico "${7:-20}" "${8:-200}" \
+  "${9:-1000}"
