@@ -239,11 +239,18 @@ int serve_stream_write(serve_stream *s)
   serve_chunk *c = s->head;
   if (!c) {
     if (s->closing) {
-      /* libwebsockets sends the close frame with this reason and waits
-       * for the client's answer before it lets the socket go. */
-      if (s->kind == SERVE_WS)
-        lws_close_reason(s->wsi, LWS_CLOSE_STATUS_GOINGAWAY,
-                         (unsigned char *)"server stopping", 15);
+      /* The close frame (1001) is written here. lws_close_reason and -1
+       * should do it, but libwebsockets 4.1 on a foreign loop lets the
+       * socket go without the frame; value 4 is the close opcode its
+       * own close path writes with (lws-write.h keeps the slot for it). */
+      if (s->kind == SERVE_WS) {
+        unsigned char buf[LWS_PRE + 32];
+        unsigned char *p = buf + LWS_PRE;
+        p[0] = (unsigned char)(LWS_CLOSE_STATUS_GOINGAWAY >> 8);
+        p[1] = (unsigned char)(LWS_CLOSE_STATUS_GOINGAWAY & 0xff);
+        memcpy(p + 2, "server stopping", 15);
+        lws_write(s->wsi, p, 17, (enum lws_write_protocol)4);
+      }
       return -1;
     }
     return 0;

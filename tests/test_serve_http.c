@@ -695,7 +695,18 @@ static void a_websocket_message_that_is_not_json_is_answered(void)
 static void the_server_survived_and_stops_on_sigterm(void)
 {
   CHECK_INT(call("GET", "/api/health", NULL, NULL, NULL), ==, 200);
+  /* A WebSocket client is told the server is going away (1001). */
+  int wstatus = 0;
+  hp_ws *w = hp_ws_open(port, "/api/ws", AUTH, MS, &wstatus);
+  CHECK_INT(wstatus, ==, 101);
   int elapsed = 0;
+  kill(sp.pid, SIGTERM);
+  char *msg = NULL;
+  int got_ws = w ? hp_ws_recv(w, &msg, MS) : -1;
+  free(msg);
+  CHECK_INT(got_ws, ==, 0);
+  if (w) CHECK_INT(hp_ws_close_code(w), ==, 1001);
+  hp_ws_close(w);
   int status = serve_stop(&sp, SIGTERM, 10000, &elapsed);
   CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
   CHECK_INT(elapsed, <, 5000);
