@@ -6,7 +6,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DPORTICO_TESTS=ON \
+  -DPORTICO_BENCH=ON >/dev/null
 cmake --build build-bench -j"$(nproc)" >/dev/null
 build-bench/bin/bench_startup build-bench/bin/portico "${1:-30}"
 echo

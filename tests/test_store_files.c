@@ -109,7 +109,7 @@ static void the_first_schema_version_is_migrated_with_its_data(void)
   char fixture[4200];
   snprintf(fixture, sizeof fixture, "%s/tests/fixtures/store_v1.sql",
            getenv("PORTICO_SOURCE_DIR"));
-  size_t len;
+  size_t len = 0;
   char *sql = slurp(fixture, &len);
   CHECK(sql != NULL);
   if (!sql) return;
@@ -167,7 +167,7 @@ static void a_failed_migration_leaves_the_old_schema_whole(void)
   char fixture[4200];
   snprintf(fixture, sizeof fixture, "%s/tests/fixtures/store_v1.sql",
            getenv("PORTICO_SOURCE_DIR"));
-  size_t len;
+  size_t len = 0;
   char *sql = slurp(fixture, &len);
   if (!sql) return;
   raw_exec(sql);
@@ -204,7 +204,7 @@ static void a_read_only_open_does_not_upgrade(void)
   char fixture[4200];
   snprintf(fixture, sizeof fixture, "%s/tests/fixtures/store_v1.sql",
            getenv("PORTICO_SOURCE_DIR"));
-  size_t len;
+  size_t len = 0;
   char *sql = slurp(fixture, &len);
   if (!sql) return;
   raw_exec(sql);
@@ -240,7 +240,7 @@ static void a_corrupt_file_is_a_clear_error_and_stays_as_it_was(void)
   CHECK(st == NULL);
   CHECK_CONTAINS(err, "is damaged or is not a portico database");
   CHECK_CONTAINS(err, "move it aside");
-  size_t len;
+  size_t len = 0;
   char *after = slurp(path, &len);
   CHECK_INT(len, ==, sizeof junk);
   CHECK(after && memcmp(after, junk, sizeof junk) == 0);
@@ -332,7 +332,7 @@ static void a_read_only_file_is_read_but_never_written(void)
   fresh();
   char id[PT_STORE_ID_LEN];
   populate(5, id);
-  size_t before_len, after_len;
+  size_t before_len = 0, after_len = 0;
   char *before = slurp(path, &before_len);
   chmod(path, 0444);
   chmod(dir, 0555);

@@ -57,7 +57,8 @@ static cJSON *search(const char *q)
   cJSON *hits = NULL;
   int32_t rc = pt_store_search(st, q, 0, &hits);
   if (rc != PT_OK) {
-    check_fail(__FILE__, __LINE__, "search '%s': %s", q, pt_store_errmsg(st));
+    check_fail(__FILE__, __LINE__, "search '%s': %s", q ? q : "(null)",
+               pt_store_errmsg(st));
     return cJSON_CreateArray();
   }
   return hits;
