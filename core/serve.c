@@ -81,6 +81,15 @@ void serve_read_settings(pt_serve *sv)
                               1024);
   sv->max_queue = setting_size(serve, "max_queue_bytes",
                                SERVE_DEFAULT_MAX_QUEUE, 16384);
+  const cJSON *keep =
+      cJSON_GetObjectItemCaseSensitive(serve, "event_log_keep");
+  sv->event_log_keep = cJSON_IsNumber(keep) && keep->valuedouble >= 0
+                           ? (int64_t)keep->valuedouble
+                           : SERVE_DEFAULT_EVENT_LOG_KEEP;
+  if (sv->event_log_keep > 0 && sv->event_log_keep < 1000) {
+    pt_log_warn("serve", "serve.event_log_keep below 1000; using 1000");
+    sv->event_log_keep = 1000;
+  }
   cJSON_Delete(sv->origins);
   sv->origins = cJSON_CreateArray();
   const cJSON *o, *list = cJSON_GetObjectItemCaseSensitive(serve, "origins");

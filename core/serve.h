@@ -57,6 +57,7 @@ typedef struct serve_ask serve_ask;
 #define SERVE_KEEPALIVE_MS 15000
 /* Events read from the store per refill of a client catching up. */
 #define SERVE_REPLAY_PAGE 256
+#define SERVE_DEFAULT_EVENT_LOG_KEEP 10000
 
 /* ------------------------------------------------------------------------ */
 /* Outbound queues (serve_stream.c)                                          */
@@ -290,6 +291,7 @@ struct pt_serve {
   char key[SERVE_KEY_MAX];
   size_t key_len;
   size_t max_body, max_queue;
+  int64_t event_log_keep;  /* events kept per session; 0: all */
   cJSON *origins;         /* allowed browser origins (owned) */
   const char *workspace;  /* --workspace, or NULL: the current folder */
   /* Defaults for new sessions, from the command line. */

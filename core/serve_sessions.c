@@ -413,6 +413,13 @@ static void on_done(void *ud, const pt_agent_result *r)
   ss->turn_id = 0;
   serve_session_emit(ss, ev);
   pt_store_flush(ss->sv->st);
+  /* A session's log would otherwise grow by every streamed fragment for
+   * ever; its history stays whole in its messages. */
+  int64_t keep = ss->sv->event_log_keep;
+  if (keep > 0 && ss->seq > keep &&
+      pt_store_events_trim(ss->sv->st, ss->id, ss->seq - keep) != PT_OK)
+    pt_log_warn("serve", "trimming the event log of %s: %s", ss->id,
+                pt_store_errmsg(ss->sv->st));
 }
 
 int32_t serve_session_prompt(serve_session *ss, const cJSON *content,
