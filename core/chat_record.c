@@ -172,15 +172,21 @@ void pt_chat_record_begin(pt_chat_record *r, const char *provider,
   r->have_usage = 0;
   r->turn = r->reply = 0;
   r->started_ns = uv_hrtime();
-  int32_t rc = PT_OK;
-  if (!r->session[0]) rc = start_session(r, user);
-  if (rc == PT_OK) rc = save_system(r, system);
-  if (rc == PT_OK) rc = pt_store_turn_begin(r->st, r->session, &r->turn);
-  if (rc == PT_OK)
-    rc = pt_store_message_add(r->st, r->session, r->turn, user, NULL);
-  if (rc == PT_OK)
-    rc = pt_store_message_begin(r->st, r->session, r->turn, "assistant",
-                                &r->reply);
+  /* One commit for the turn's start: it stands between the user's prompt
+   * and the request to the model, so each commit saved is latency. */
+  int32_t rc = pt_store_batch_begin(r->st);
+  if (rc == PT_OK) {
+    if (!r->session[0]) rc = start_session(r, user);
+    if (rc == PT_OK) rc = save_system(r, system);
+    if (rc == PT_OK) rc = pt_store_turn_begin(r->st, r->session, &r->turn);
+    if (rc == PT_OK)
+      rc = pt_store_message_add(r->st, r->session, r->turn, user, NULL);
+    if (rc == PT_OK)
+      rc = pt_store_message_begin(r->st, r->session, r->turn, "assistant",
+                                  &r->reply);
+    rc = pt_store_batch_end(r->st, rc);
+    if (rc != PT_OK) r->turn = r->reply = 0;
+  }
   if (rc == PT_OK) uv_check_start(&r->flush, on_check);
   failed(r, rc);
 }

@@ -237,3 +237,13 @@ int pt__store_bind_str(sqlite3_stmt *s, int i, pt_str v)
   return sqlite3_bind_text(s, i, v.ptr ? v.ptr : "", (int)v.len,
                            SQLITE_STATIC);
 }
+
+int32_t pt_store_batch_begin(pt_store *st)
+{
+  return pt__store_begin(st, "starting a batch of writes");
+}
+
+int32_t pt_store_batch_end(pt_store *st, int32_t rc)
+{
+  return pt__store_end(st, rc, "committing a batch of writes");
+}

@@ -234,6 +234,19 @@ int32_t pt_store_message_part(pt_store *st, int64_t id, const cJSON *part);
  * buffered first. Its text enters the search index. */
 int32_t pt_store_message_end(pt_store *st, int64_t id, int interrupted);
 
+/*
+ * Group the writes that follow, until pt_store_batch_end(), into one
+ * transaction: one commit instead of one each, and all of them kept or
+ * none. Batches nest (an inner one joins the outer). Returns PT_OK, or
+ * the error of starting the transaction (then call nothing of the batch,
+ * not even pt_store_batch_end).
+ */
+int32_t pt_store_batch_begin(pt_store *st);
+
+/* End a batch: commit it, or roll it all back when `rc` is not PT_OK or a
+ * write inside it failed. Returns PT_OK or the first error. */
+int32_t pt_store_batch_end(pt_store *st, int32_t rc);
+
 /* Whether deltas or events are buffered, waiting for pt_store_flush(). */
 int pt_store_pending(const pt_store *st);
 
