@@ -144,7 +144,8 @@ struct serve_req {
   serve_stream *stream;  /* the request turned into an SSE stream */
 };
 
-/* One URL query argument, decoded, into buf; NULL when absent. */
+/* One URL query argument, decoded, into buf (cut to fit, so a route's
+ * checks refuse an over-long value); NULL when absent. */
 const char *serve_req_arg(serve_req *r, const char *name, char *buf,
                           size_t len);
 /* Answer with `body` (taken; NULL: no body), now or later. A reply to a

@@ -134,9 +134,11 @@ static const char *urlarg(struct lws *wsi, const char *name, char *buf,
   char *tmp = malloc((size_t)total + 64);
   const char *v =
       tmp ? lws_get_urlarg_by_name(wsi, key, tmp, total + 64) : NULL;
+  /* A value too long for `buf` is cut to fit rather than taken as
+   * absent, so the route refuses it instead of using its default. */
   const char *out = NULL;
-  if (v && strlen(v) < len) {
-    memcpy(buf, v, strlen(v) + 1);
+  if (v) {
+    snprintf(buf, len, "%s", v);
     out = buf;
   }
   free(tmp);
