@@ -325,15 +325,32 @@ int32_t serve_session_create(pt_serve *sv, const cJSON *body,
 /* ------------------------------------------------------------------------ */
 /* Turns                                                                     */
 
+static void ask_free(serve_ask *a)
+{
+  free(a->call_id), free(a->tool), free(a->reason), free(a->rule);
+  cJSON_Delete(a->arguments);
+  free(a);
+}
+
+/* What an ask's event and its listing both say. */
+static void ask_fields(cJSON *o, const serve_ask *a)
+{
+  cJSON_AddStringToObject(o, "id", a->call_id);
+  cJSON_AddStringToObject(o, "tool", a->tool);
+  cJSON_AddItemToObject(o, "arguments", a->arguments
+                                            ? cJSON_Duplicate(a->arguments, 1)
+                                            : cJSON_CreateNull());
+  cJSON_AddStringToObject(o, "reason", a->reason);
+  cJSON_AddStringToObject(o, "rule", a->rule);
+}
+
 static void asks_deny(serve_session *ss)
 {
   while (ss->asks) {
     serve_ask *a = ss->asks;
     ss->asks = a->next;
     a->answer(a->token, PT_AGENT_DENY);
-    free(a->call_id), free(a->tool), free(a->reason), free(a->rule);
-    cJSON_Delete(a->arguments);
-    free(a);
+    ask_free(a);
   }
 }
 
@@ -377,13 +394,7 @@ static void on_ask(void *ud, const pt_agent_ask_request *req,
   while (*tail) tail = &(*tail)->next;
   *tail = a;
   cJSON *ev = event("permission_request");
-  cJSON_AddStringToObject(ev, "id", a->call_id);
-  cJSON_AddStringToObject(ev, "tool", a->tool);
-  cJSON_AddItemToObject(ev, "arguments", a->arguments
-                                             ? cJSON_Duplicate(a->arguments, 1)
-                                             : cJSON_CreateNull());
-  cJSON_AddStringToObject(ev, "reason", a->reason);
-  cJSON_AddStringToObject(ev, "rule", a->rule);
+  ask_fields(ev, a);
   serve_session_emit(ss, ev);
 }
 
@@ -511,9 +522,7 @@ int32_t serve_session_answer(serve_session *ss, const char *call_id,
     if (strcmp(ask->call_id, call_id) != 0) continue;
     *p = ask->next;
     ask->answer(ask->token, a);
-    free(ask->call_id), free(ask->tool), free(ask->reason), free(ask->rule);
-    cJSON_Delete(ask->arguments);
-    free(ask);
+    ask_free(ask);
     return PT_OK;
   }
   return PT_ENOENT;
@@ -523,13 +532,7 @@ static cJSON *ask_json(const serve_ask *a)
 {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "session_id", a->ss->id);
-  cJSON_AddStringToObject(o, "id", a->call_id);
-  cJSON_AddStringToObject(o, "tool", a->tool);
-  cJSON_AddItemToObject(o, "arguments", a->arguments
-                                            ? cJSON_Duplicate(a->arguments, 1)
-                                            : cJSON_CreateNull());
-  cJSON_AddStringToObject(o, "reason", a->reason);
-  cJSON_AddStringToObject(o, "rule", a->rule);
+  ask_fields(o, a);
   return o;
 }
 
