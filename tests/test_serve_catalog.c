@@ -12,11 +12,9 @@
  * Sessions and turns themselves are tests/test_serve_turns.c's; keys,
  * Host, Origin and the route table tests/test_serve_http.c's.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include <cjson/cJSON.h>
 
@@ -24,10 +22,10 @@
 #include "check.h"
 #include "harness.h"
 #include "http_probe.h"
+#include "serve_cases.h"
 #include "serve_proc.h"
 
-/* Generous: the tests also run under AddressSanitizer. */
-#define MS 15000
+#define MS SC_MS
 #define KEY "serve-catalog-test-key-0123456789"
 #define AUTH "Authorization: Bearer " KEY "\r\n"
 /* A word no reply of the fake contains, so a search hit is the prompt. */
@@ -68,40 +66,13 @@ static void reply_500(void *ud, fake_http_response *res)
 
 /* ---- Requests --------------------------------------------------------- */
 
-/* One request on a new connection; returns the status (0: no response)
- * and the body parsed into *json when json is not NULL (caller frees). */
-static int call(const char *method, const char *path, const char *extra,
-                const char *body, cJSON **json)
-{
-  hp_response r;
-  int rc = hp_request(port, method, path, extra, body,
-                      body ? strlen(body) : 0, &r, MS);
-  if (json) *json = r.body ? cJSON_Parse(r.body) : NULL;
-  int status = rc == 0 ? r.status : 0;
-  hp_response_free(&r);
-  return status;
-}
-
 /* GET `path` with the key; expects 200 and returns the body (caller
  * frees), an empty object when it was not JSON. */
 static cJSON *get_ok(const char *path)
 {
   cJSON *j = NULL;
-  CHECK_INT(call("GET", path, AUTH, NULL, &j), ==, 200);
+  CHECK_INT(sc_call(port, "GET", path, AUTH, NULL, &j), ==, 200);
   return j ? j : cJSON_CreateObject();
-}
-
-static const char *str_at(const cJSON *o, const char *a, const char *b)
-{
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
-  if (b) v = cJSON_GetObjectItemCaseSensitive(v, b);
-  return cJSON_GetStringValue(v) ? cJSON_GetStringValue(v) : "";
-}
-
-static double num_at(const cJSON *o, const char *name)
-{
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-  return cJSON_IsNumber(v) ? v->valuedouble : -1;
 }
 
 static const cJSON *arr_at(const cJSON *o, const char *name)
@@ -117,7 +88,7 @@ static const cJSON *find_by(const cJSON *list, const char *key,
 {
   const cJSON *e;
   cJSON_ArrayForEach(e, list)
-    if (!strcmp(str_at(e, key, NULL), value)) return e;
+    if (!strcmp(sc_str(e, key, NULL), value)) return e;
   return NULL;
 }
 
@@ -141,11 +112,11 @@ static int ends_with(const char *s, const char *tail)
 static char *expect_error(const char *path, int status, const char *code)
 {
   cJSON *j = NULL;
-  int got = call("GET", path, AUTH, NULL, &j);
-  if (got != status || strcmp(str_at(j, "error", "code"), code))
+  int got = sc_call(port, "GET", path, AUTH, NULL, &j);
+  if (got != status || strcmp(sc_str(j, "error", "code"), code))
     check_fail(__FILE__, __LINE__, "GET %s: %d %s, wanted %d %s", path, got,
-               str_at(j, "error", "code"), status, code);
-  char *msg = strdup(str_at(j, "error", "message"));
+               sc_str(j, "error", "code"), status, code);
+  char *msg = strdup(sc_str(j, "error", "message"));
   CHECK(msg[0] != '\0');
   cJSON_Delete(j);
   return msg;
@@ -161,13 +132,13 @@ static void expect_bad_request(const char *path)
 static void health_counts_the_active_plugins_without_a_key(void)
 {
   cJSON *j = NULL;
-  CHECK_INT(call("GET", "/api/health", NULL, NULL, &j), ==, 200);
-  CHECK_STR(str_at(j, "status", NULL), "ok");
-  CHECK(str_at(j, "version", NULL)[0] != '\0');
-  CHECK(num_at(j, "uptime_ms") >= 0);
+  CHECK_INT(sc_call(port, "GET", "/api/health", NULL, NULL, &j), ==, 200);
+  CHECK_STR(sc_str(j, "status", NULL), "ok");
+  CHECK(sc_str(j, "version", NULL)[0] != '\0');
+  CHECK(sc_num(j, "uptime_ms") >= 0);
   /* claude, tools and echo; the refused file is not counted. */
-  CHECK_INT(num_at(j, "plugins"), ==, 3);
-  CHECK_INT(num_at(j, "sessions_live"), ==, 0);
+  CHECK_INT(sc_num(j, "plugins"), ==, 3);
+  CHECK_INT(sc_num(j, "sessions_live"), ==, 0);
   CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "stopping")));
   cJSON_Delete(j);
 }
@@ -179,10 +150,10 @@ static void plugins_name_what_they_registered_and_the_refused_file(void)
   CHECK_INT(cJSON_GetArraySize(plugins), ==, 3);
   const cJSON *claude = find_by(plugins, "name", "claude");
   CHECK(claude != NULL);
-  CHECK(ends_with(str_at(claude, "path", NULL), "/claude.so"));
-  CHECK_STR(str_at(claude, "abi", NULL), "1.0");
-  CHECK(str_at(claude, "version", NULL)[0] != '\0');
-  CHECK(str_at(claude, "description", NULL)[0] != '\0');
+  CHECK(ends_with(sc_str(claude, "path", NULL), "/claude.so"));
+  CHECK_STR(sc_str(claude, "abi", NULL), "1.0");
+  CHECK(sc_str(claude, "version", NULL)[0] != '\0');
+  CHECK(sc_str(claude, "description", NULL)[0] != '\0');
   const cJSON *prov = arr_at(claude, "providers");
   CHECK_INT(cJSON_GetArraySize(prov), ==, 1);
   CHECK(has_string(prov, "claude"));
@@ -204,8 +175,8 @@ static void plugins_name_what_they_registered_and_the_refused_file(void)
   const cJSON *refused = arr_at(j, "refused");
   CHECK_INT(cJSON_GetArraySize(refused), ==, 1);
   const cJSON *r = cJSON_GetArrayItem(refused, 0);
-  CHECK(ends_with(str_at(r, "path", NULL), "/broken.so"));
-  CHECK_CONTAINS(str_at(r, "reason", NULL), "not a Portico plugin");
+  CHECK(ends_with(sc_str(r, "path", NULL), "/broken.so"));
+  CHECK_CONTAINS(sc_str(r, "reason", NULL), "not a Portico plugin");
   cJSON_Delete(j);
 }
 
@@ -215,14 +186,14 @@ static void providers_are_listed_with_the_configured_default(void)
   const cJSON *list = arr_at(j, "providers");
   CHECK_INT(cJSON_GetArraySize(list), ==, 2);
   const cJSON *claude = find_by(list, "id", "claude");
-  CHECK_STR(str_at(claude, "plugin", NULL), "claude");
-  CHECK(str_at(claude, "description", NULL)[0] != '\0');
+  CHECK_STR(sc_str(claude, "plugin", NULL), "claude");
+  CHECK(sc_str(claude, "description", NULL)[0] != '\0');
   CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(claude,
                                                       "lists_models")));
   const cJSON *echo = find_by(list, "id", "test_echo");
-  CHECK_STR(str_at(echo, "plugin", NULL), "echo");
+  CHECK_STR(sc_str(echo, "plugin", NULL), "echo");
   /* Two providers and no -p: only config.lua can have chosen it. */
-  CHECK_STR(str_at(j, "default", NULL), "claude");
+  CHECK_STR(sc_str(j, "default", NULL), "claude");
   cJSON_Delete(j);
 }
 
@@ -232,12 +203,12 @@ static void tools_carry_their_schema_and_flags(void)
   const cJSON *list = arr_at(j, "tools");
   const cJSON *fs_read = find_by(list, "name", "fs_read");
   CHECK(fs_read != NULL);
-  CHECK_STR(str_at(fs_read, "plugin", NULL), "tools");
-  CHECK(str_at(fs_read, "description", NULL)[0] != '\0');
+  CHECK_STR(sc_str(fs_read, "plugin", NULL), "tools");
+  CHECK(sc_str(fs_read, "description", NULL)[0] != '\0');
   const cJSON *schema =
       cJSON_GetObjectItemCaseSensitive(fs_read, "input_schema");
   CHECK(cJSON_IsObject(schema));
-  CHECK_STR(str_at(schema, "type", NULL), "object");
+  CHECK_STR(sc_str(schema, "type", NULL), "object");
   CHECK(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(schema,
                                                         "properties")));
   const cJSON *flags = arr_at(fs_read, "flags");
@@ -256,8 +227,8 @@ static void agents_are_the_config_profiles_as_written(void)
   const cJSON *list = arr_at(j, "agents");
   CHECK_INT(cJSON_GetArraySize(list), ==, 1);
   const cJSON *a = cJSON_GetArrayItem(list, 0);
-  CHECK_STR(str_at(a, "name", NULL), "reviewer");
-  CHECK_STR(str_at(a, "model", NULL), "m");
+  CHECK_STR(sc_str(a, "name", NULL), "reviewer");
+  CHECK_STR(sc_str(a, "model", NULL), "m");
   const cJSON *tools = arr_at(a, "tools");
   CHECK_INT(cJSON_GetArraySize(tools), ==, 1);
   CHECK(has_string(tools, "fs_read"));
@@ -280,23 +251,16 @@ static int sse_until(hp_sse *s, const char *type, char *data, size_t cap)
 
 static void a_turn_stores_a_distinctive_word(void)
 {
-  cJSON *j = NULL;
-  CHECK_INT(call("POST", "/api/sessions", AUTH, "{\"title\":\"catalog\"}",
-                 &j), ==, 201);
-  snprintf(sid, sizeof sid, "%s", str_at(j, "id", NULL));
-  cJSON_Delete(j);
-  CHECK(sid[0] != '\0');
+  sc_create_session(port, AUTH, "{\"title\":\"catalog\"}", sid,
+                    sizeof sid);
   if (!sid[0]) return;
 
   char path[256], data[4096] = "";
-  snprintf(path, sizeof path, "/api/sessions/%s/events", sid);
-  int status = 0;
-  hp_sse *s = hp_sse_open(port, path, AUTH, MS, &status, NULL);
-  CHECK_INT(status, ==, 200);
+  hp_sse *s = sc_events(port, sid, AUTH, "");
   snprintf(path, sizeof path, "/api/sessions/%s/messages", sid);
-  CHECK_INT(call("POST", path, AUTH,
-                 "{\"text\":\"Remember the word " WORD " for me\"}", NULL),
-            ==, 202);
+  CHECK_INT(sc_call(port, "POST", path, AUTH,
+                    "{\"text\":\"Remember the word " WORD " for me\"}",
+                    NULL), ==, 202);
   CHECK(sse_until(s, "turn_end", data, sizeof data));
   CHECK_CONTAINS(data, "\"stop_reason\":\"end_turn\"");
   hp_sse_close(s);
@@ -309,11 +273,11 @@ static void search_finds_the_stored_word(void)
   const cJSON *results = arr_at(j, "results");
   CHECK_INT(cJSON_GetArraySize(results), ==, 1);
   const cJSON *hit = cJSON_GetArrayItem(results, 0);
-  CHECK_STR(str_at(hit, "session_id", NULL), sid);
-  CHECK_STR(str_at(hit, "session_title", NULL), "catalog");
-  CHECK_STR(str_at(hit, "role", NULL), "user");
-  CHECK_CONTAINS(str_at(hit, "snippet", NULL), "[" WORD "]");
-  CHECK(num_at(hit, "created_at") > 0);
+  CHECK_STR(sc_str(hit, "session_id", NULL), sid);
+  CHECK_STR(sc_str(hit, "session_title", NULL), "catalog");
+  CHECK_STR(sc_str(hit, "role", NULL), "user");
+  CHECK_CONTAINS(sc_str(hit, "snippet", NULL), "[" WORD "]");
+  CHECK(sc_num(hit, "created_at") > 0);
   cJSON_Delete(j);
 
   /* A prefix, the assistant's answer, a limit, and a word not there. */
@@ -322,8 +286,8 @@ static void search_finds_the_stored_word(void)
   cJSON_Delete(j);
   j = get_ok("/api/search?q=note+says&limit=1000");
   hit = cJSON_GetArrayItem(arr_at(j, "results"), 0);
-  CHECK_STR(str_at(hit, "role", NULL), "assistant");
-  CHECK_STR(str_at(hit, "session_id", NULL), sid);
+  CHECK_STR(sc_str(hit, "role", NULL), "assistant");
+  CHECK_STR(sc_str(hit, "session_id", NULL), sid);
   cJSON_Delete(j);
   j = get_ok("/api/search?q=" WORD "&limit=1");
   CHECK_INT(cJSON_GetArraySize(arr_at(j, "results")), ==, 1);
@@ -353,26 +317,26 @@ static void search_without_words_or_with_a_bad_limit_is_400(void)
 static void usage_by_model_counts_the_turn(void)
 {
   cJSON *j = get_ok("/api/usage?by=model");
-  CHECK_STR(str_at(j, "by", NULL), "model");
+  CHECK_STR(sc_str(j, "by", NULL), "model");
   const cJSON *row = find_by(arr_at(j, "rows"), "key", "claude-sonnet-4-5");
   CHECK(row != NULL);
-  CHECK_INT(num_at(row, "calls"), >=, 1);
+  CHECK_INT(sc_num(row, "calls"), >=, 1);
   /* The fake's reply: 10 tokens in, 5 out. */
-  CHECK_INT(num_at(row, "input_tokens"), >=, 10);
-  CHECK_INT(num_at(row, "output_tokens"), >=, 5);
+  CHECK_INT(sc_num(row, "input_tokens"), >=, 10);
+  CHECK_INT(sc_num(row, "output_tokens"), >=, 5);
   cJSON_Delete(j);
 
   /* By model is the default; none is one total row; since filters. */
   j = get_ok("/api/usage");
-  CHECK_STR(str_at(j, "by", NULL), "model");
+  CHECK_STR(sc_str(j, "by", NULL), "model");
   CHECK(find_by(arr_at(j, "rows"), "key", "claude-sonnet-4-5") != NULL);
   cJSON_Delete(j);
   j = get_ok("/api/usage?by=none");
-  CHECK_STR(str_at(j, "by", NULL), "none");
+  CHECK_STR(sc_str(j, "by", NULL), "none");
   const cJSON *rows = arr_at(j, "rows");
   CHECK_INT(cJSON_GetArraySize(rows), ==, 1);
-  CHECK_STR(str_at(cJSON_GetArrayItem(rows, 0), "key", NULL), "total");
-  CHECK_INT(num_at(cJSON_GetArrayItem(rows, 0), "calls"), >=, 1);
+  CHECK_STR(sc_str(cJSON_GetArrayItem(rows, 0), "key", NULL), "total");
+  CHECK_INT(sc_num(cJSON_GetArrayItem(rows, 0), "calls"), >=, 1);
   cJSON_Delete(j);
   j = get_ok("/api/usage?by=provider&since=0");
   CHECK(find_by(arr_at(j, "rows"), "key", "claude") != NULL);
@@ -409,14 +373,14 @@ static void models_of_claude_come_from_the_api(void)
   size_t before = fake_anthropic_request_count(fa);
   fake_anthropic_push(fa, reply_models, (void *)MODELS_PAGE);
   cJSON *j = get_ok("/api/models?provider=claude");
-  CHECK_STR(str_at(j, "provider", NULL), "claude");
+  CHECK_STR(sc_str(j, "provider", NULL), "claude");
   const cJSON *models = arr_at(j, "models");
   CHECK_INT(cJSON_GetArraySize(models), ==, 2);
-  CHECK_STR(str_at(cJSON_GetArrayItem(models, 0), "id", NULL),
+  CHECK_STR(sc_str(cJSON_GetArrayItem(models, 0), "id", NULL),
             "claude-sonnet-4-5-20250929");
-  CHECK_STR(str_at(cJSON_GetArrayItem(models, 0), "name", NULL),
+  CHECK_STR(sc_str(cJSON_GetArrayItem(models, 0), "name", NULL),
             "Claude Sonnet 4.5");
-  CHECK_STR(str_at(cJSON_GetArrayItem(models, 1), "id", NULL),
+  CHECK_STR(sc_str(cJSON_GetArrayItem(models, 1), "id", NULL),
             "claude-opus-4-1-20250805");
   cJSON_Delete(j);
   CHECK_INT(fake_anthropic_request_count(fa), ==, before + 1);
@@ -426,14 +390,14 @@ static void models_of_claude_come_from_the_api(void)
 
   /* Without ?provider=, the default; the fake repeats its last reply. */
   j = get_ok("/api/models");
-  CHECK_STR(str_at(j, "provider", NULL), "claude");
+  CHECK_STR(sc_str(j, "provider", NULL), "claude");
   CHECK_INT(cJSON_GetArraySize(arr_at(j, "models")), ==, 2);
   cJSON_Delete(j);
   CHECK_INT(fake_anthropic_request_count(fa), ==, before + 2);
 
   j = get_ok("/api/models?provider=test_echo");
-  CHECK_STR(str_at(j, "provider", NULL), "test_echo");
-  CHECK_STR(str_at(cJSON_GetArrayItem(arr_at(j, "models"), 0), "id", NULL),
+  CHECK_STR(sc_str(j, "provider", NULL), "test_echo");
+  CHECK_STR(sc_str(cJSON_GetArrayItem(arr_at(j, "models"), 0), "id", NULL),
             "echo-1");
   cJSON_Delete(j);
 }
@@ -458,17 +422,16 @@ static void models_from_a_failing_upstream_are_502_with_its_message(void)
   free(msg);
   CHECK_INT(fake_anthropic_request_count(fa), ==, before + 1);
   /* The server took the failure in its stride. */
-  CHECK_INT(call("GET", "/api/health", NULL, NULL, NULL), ==, 200);
+  CHECK_INT(sc_call(port, "GET", "/api/health", NULL, NULL, NULL), ==, 200);
 }
 
 static void the_server_stops_cleanly(void)
 {
   cJSON *j = NULL;
-  CHECK_INT(call("GET", "/api/health", NULL, NULL, &j), ==, 200);
-  CHECK_INT(num_at(j, "sessions_live"), ==, 1);
+  CHECK_INT(sc_call(port, "GET", "/api/health", NULL, NULL, &j), ==, 200);
+  CHECK_INT(sc_num(j, "sessions_live"), ==, 1);
   cJSON_Delete(j);
-  int status = serve_stop(&sp, SIGTERM, 10000, NULL);
-  CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  sc_stop(&sp, NULL);
   char *log = serve_stderr(&sp);
   CHECK_CONTAINS(log, "broken.so refused");
   CHECK(strstr(log, KEY) == NULL);
@@ -482,13 +445,10 @@ int main(void)
   h_copy_plugin("echo.so", ce.dir, NULL);
   h_copy_plugin("bad_no_entry.so", ce.dir, "broken.so");
   fa = cac_fake_start(&ce, NULL, CONFIG_EXTRA);
-  const char *env[] = { ce.vars[0], ce.vars[1], ce.vars[2], ce.vars[3],
-                        "PORTICO_API_KEY=" KEY, NULL };
   const char *argv[] = { "--no-default-plugins", "--plugins", ce.dir,
                          "-m", "claude-sonnet-4-5", "--tools", "tools",
                          "--workspace", ce.ws, NULL };
-  if (serve_start(&sp, argv, env, MS) == 0) port = sp.port;
-  else CHECK(!"the server started");
+  port = sc_start(&sp, &ce, "PORTICO_API_KEY=" KEY, argv);
   if (port) {
     RUN(health_counts_the_active_plugins_without_a_key);
     RUN(plugins_name_what_they_registered_and_the_refused_file);

@@ -30,10 +30,10 @@
 #include "harness.h"
 #include "http_probe.h"
 #include "run_cmd.h"
+#include "serve_cases.h"
 #include "serve_proc.h"
 
-/* Generous: the tests also run under AddressSanitizer. */
-#define MS 15000
+#define MS SC_MS
 #define KEY "serve-http-test-key-0123456789"
 #define AUTH "Authorization: Bearer " KEY "\r\n"
 #define ALLOWED "http://app.example"
@@ -59,31 +59,10 @@ static void write_config(const char *origins)
   free(h_write_config(ce.dir, lua));
 }
 
-/* One request on a new connection; returns the status (0: no response)
- * and the body parsed into *json when json is not NULL (caller frees). */
-static int call(const char *method, const char *path, const char *extra,
-                const char *body, cJSON **json)
-{
-  hp_response r;
-  int rc = hp_request(port, method, path, extra, body,
-                      body ? strlen(body) : 0, &r, MS);
-  if (json) *json = r.body ? cJSON_Parse(r.body) : NULL;
-  int status = rc == 0 ? r.status : 0;
-  hp_response_free(&r);
-  return status;
-}
-
-static const char *str_at(const cJSON *o, const char *a, const char *b)
-{
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
-  if (b) v = cJSON_GetObjectItemCaseSensitive(v, b);
-  return cJSON_GetStringValue(v) ? cJSON_GetStringValue(v) : "";
-}
-
 /* The error code of an {"error":{"code","message"}} answer, or "". */
 static const char *code_of(const cJSON *j)
 {
-  return str_at(j, "error", "code");
+  return sc_str(j, "error", "code");
 }
 
 /* Expect `status` and error code `code` for a request. */
@@ -92,21 +71,11 @@ static void expect_error(const char *method, const char *path,
                          const char *code)
 {
   cJSON *j = NULL;
-  CHECK_INT(call(method, path, extra, body, &j), ==, status);
+  CHECK_INT(sc_call(port, method, path, extra, body, &j), ==, status);
   CHECK_STR(code_of(j), code);
   CHECK(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
             cJSON_GetObjectItemCaseSensitive(j, "error"), "message")) !=
         NULL);
-  cJSON_Delete(j);
-}
-
-/* POST /api/sessions with `body`; the new id in `id` ("" on failure). */
-static void create_session(const char *body, char *id, size_t cap)
-{
-  cJSON *j = NULL;
-  CHECK_INT(call("POST", "/api/sessions", AUTH, body, &j), ==, 201);
-  snprintf(id, cap, "%s", str_at(j, "id", NULL));
-  CHECK(id[0] != '\0');
   cJSON_Delete(j);
 }
 
@@ -118,19 +87,12 @@ static int sse_next(hp_sse *s, hp_sse_event *ev)
   return rc;
 }
 
-static void env_with(const char **env, const char *key_entry)
-{
-  for (int i = 0; i < 4; i++) env[i] = ce.vars[i];
-  env[4] = key_entry;
-  env[5] = NULL;
-}
-
 /* ---- Starting and refusing to start ----------------------------------- */
 
 static void the_ready_line_is_all_of_stdout(void)
 {
   const char *env[6];
-  env_with(env, "PORTICO_API_KEY=" KEY);
+  sc_env(env, &ce, "PORTICO_API_KEY=" KEY);
   const char *argv[] = { "serve", "--no-default-plugins", NULL };
   int fd;
   pid_t pid = start_portico(argv, env, &fd);
@@ -160,7 +122,7 @@ static void the_ready_line_is_all_of_stdout(void)
 static void a_remote_listen_needs_allow_remote(void)
 {
   const char *env[6];
-  env_with(env, "PORTICO_API_KEY=" KEY);
+  sc_env(env, &ce, "PORTICO_API_KEY=" KEY);
   const char *argv[] = { "serve", "--no-default-plugins", "--listen",
                          "0.0.0.0:0", NULL };
   cmd_result *r = calloc(1, sizeof *r);
@@ -174,7 +136,7 @@ static void a_remote_listen_needs_allow_remote(void)
 static void allow_remote_needs_the_key_in_the_environment(void)
 {
   const char *env[6];
-  env_with(env, "PORTICO_API_KEY=");
+  sc_env(env, &ce, "PORTICO_API_KEY=");
   const char *argv[] = { "serve", "--no-default-plugins", "--listen",
                          "0.0.0.0:0", "--allow-remote", NULL };
   cmd_result *r = calloc(1, sizeof *r);
@@ -200,7 +162,7 @@ static void a_port_in_use_is_an_error_not_a_crash(void)
   char listen_at[64];
   snprintf(listen_at, sizeof listen_at, "127.0.0.1:%d", ntohs(a.sin_port));
   const char *env[6];
-  env_with(env, "PORTICO_API_KEY=" KEY);
+  sc_env(env, &ce, "PORTICO_API_KEY=" KEY);
   const char *argv[] = { "serve", "--no-default-plugins", "--listen",
                          listen_at, NULL };
   cmd_result *r = calloc(1, sizeof *r);
@@ -283,20 +245,15 @@ static void a_generated_key_file_is_private_and_works(void)
 
 static void health_answers_without_a_key(void)
 {
-  const char *env[6];
-  env_with(env, "PORTICO_API_KEY=" KEY);
   const char *argv[] = { "--no-default-plugins", "--plugins", ce.dir,
                          "-p", "claude", "-m", "claude-sonnet-4-5",
                          "--tools", "tools", "--workspace", ce.ws, NULL };
-  if (serve_start(&sp, argv, env, MS) != 0) {
-    CHECK(!"the server started");
-    return;
-  }
-  port = sp.port;
+  port = sc_start(&sp, &ce, "PORTICO_API_KEY=" KEY, argv);
+  if (!port) return;
   cJSON *j = NULL;
-  CHECK_INT(call("GET", "/api/health", NULL, NULL, &j), ==, 200);
-  CHECK_STR(str_at(j, "status", NULL), "ok");
-  CHECK(str_at(j, "version", NULL)[0] != '\0');
+  CHECK_INT(sc_call(port, "GET", "/api/health", NULL, NULL, &j), ==, 200);
+  CHECK_STR(sc_str(j, "status", NULL), "ok");
+  CHECK(sc_str(j, "version", NULL)[0] != '\0');
   cJSON_Delete(j);
 }
 
@@ -332,12 +289,12 @@ static void routes_but_health_need_the_key(void)
   /* The query form is for the event stream alone. */
   expect_error("GET", "/api/sessions?access_token=" KEY, NULL, NULL, 401,
                "unauthorized");
-  CHECK_INT(call("GET", "/api/sessions", AUTH, NULL, NULL), ==, 200);
+  CHECK_INT(sc_call(port, "GET", "/api/sessions", AUTH, NULL, NULL), ==, 200);
 }
 
 static void the_event_stream_takes_access_token(void)
 {
-  create_session("{\"title\":\"tokened\"}", sid, sizeof sid);
+  sc_create_session(port, AUTH, "{\"title\":\"tokened\"}", sid, sizeof sid);
   char path[256];
   int status = 0;
   char *body = NULL;
@@ -363,7 +320,7 @@ static void the_event_stream_takes_access_token(void)
   CHECK_STR(ev.id, "1");
   CHECK_STR(ev.event, "session_created");
   j = cJSON_Parse(ev.data);
-  CHECK_STR(str_at(j, "session_id", NULL), sid);
+  CHECK_STR(sc_str(j, "session_id", NULL), sid);
   cJSON_Delete(j);
   hp_sse_close(s);
 }
@@ -401,7 +358,7 @@ static void a_foreign_host_is_forbidden(void)
                "forbidden_host");
   char ok[128];
   snprintf(ok, sizeof ok, "Host: localhost:%d\r\n", port);
-  CHECK_INT(call("GET", "/api/health", ok, NULL, NULL), ==, 200);
+  CHECK_INT(sc_call(port, "GET", "/api/health", ok, NULL, NULL), ==, 200);
 }
 
 static void origins_are_checked_against_the_config(void)
@@ -431,7 +388,8 @@ static int origin_gets(const char *origin, int status)
   char extra[256];
   snprintf(extra, sizeof extra, "Origin: %s\r\n", origin);
   for (int i = 0; i < 150; i++) {
-    if (call("GET", "/api/health", extra, NULL, NULL) == status) return 1;
+    if (sc_call(port, "GET", "/api/health", extra, NULL, NULL) == status)
+      return 1;
     usleep(100 * 1000);
   }
   return 0;
@@ -477,11 +435,11 @@ static void an_oversized_body_is_413(void)
   hp_response_free(&r);
 
   /* The server carries on, and a body under the limit is taken. */
-  CHECK_INT(call("GET", "/api/health", NULL, NULL, NULL), ==, 200);
+  CHECK_INT(sc_call(port, "GET", "/api/health", NULL, NULL, NULL), ==, 200);
   n = MAX_BODY / 2;
   body[n - 2] = '"', body[n - 1] = '}', body[n] = '\0';
   char id[64];
-  create_session(body, id, sizeof id);
+  sc_create_session(port, AUTH, body, id, sizeof id);
   free(body);
 }
 
@@ -498,7 +456,7 @@ static void bodies_that_are_not_a_json_object_are_400(void)
   char path[128];
   snprintf(path, sizeof path, "/api/sessions/%s/messages", sid);
   expect_error("POST", path, AUTH, "{\"text\": [", 400, "bad_json");
-  CHECK_INT(call("GET", "/api/health", NULL, NULL, NULL), ==, 200);
+  CHECK_INT(sc_call(port, "GET", "/api/health", NULL, NULL, NULL), ==, 200);
 }
 
 static void unknown_routes_are_404_and_wrong_methods_405(void)
@@ -529,10 +487,10 @@ static void a_bad_field_type_is_400_naming_the_field(void)
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     cJSON *j = NULL;
-    CHECK_INT(call("POST", "/api/sessions", AUTH, cases[i].body, &j), ==,
-              400);
+    CHECK_INT(sc_call(port, "POST", "/api/sessions", AUTH, cases[i].body,
+                      &j), ==, 400);
     CHECK_STR(code_of(j), "bad_request");
-    CHECK_CONTAINS(str_at(j, "error", "message"), cases[i].field);
+    CHECK_CONTAINS(sc_str(j, "error", "message"), cases[i].field);
     cJSON_Delete(j);
   }
 }
@@ -542,11 +500,11 @@ static int listed(const char *id, const char *title)
 {
   cJSON *j = NULL;
   int found = 0;
-  if (call("GET", "/api/sessions", AUTH, NULL, &j) != 200) return -1;
+  if (sc_call(port, "GET", "/api/sessions", AUTH, NULL, &j) != 200) return -1;
   const cJSON *s;
   cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(j, "sessions"))
-    if (!strcmp(str_at(s, "id", NULL), id))
-      found = !title || !strcmp(str_at(s, "title", NULL), title);
+    if (!strcmp(sc_str(s, "id", NULL), id))
+      found = !title || !strcmp(sc_str(s, "title", NULL), title);
   cJSON_Delete(j);
   return found;
 }
@@ -554,7 +512,7 @@ static int listed(const char *id, const char *title)
 static void sessions_are_listed_and_deleted(void)
 {
   char id[64], path[128];
-  create_session("{\"title\":\"to delete\"}", id, sizeof id);
+  sc_create_session(port, AUTH, "{\"title\":\"to delete\"}", id, sizeof id);
   CHECK_INT(listed(id, "to delete"), ==, 1);
   expect_error("GET", "/api/sessions?limit=0", AUTH, NULL, 400,
                "bad_request");
@@ -565,11 +523,11 @@ static void sessions_are_listed_and_deleted(void)
   CHECK(s != NULL);
   snprintf(path, sizeof path, "/api/sessions/%s", id);
   cJSON *j = NULL;
-  CHECK_INT(call("GET", path, AUTH, NULL, &j), ==, 200);
-  CHECK_STR(str_at(j, "id", NULL), id);
+  CHECK_INT(sc_call(port, "GET", path, AUTH, NULL, &j), ==, 200);
+  CHECK_STR(sc_str(j, "id", NULL), id);
   CHECK(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "messages")));
   cJSON_Delete(j);
-  CHECK_INT(call("DELETE", path, AUTH, NULL, NULL), ==, 204);
+  CHECK_INT(sc_call(port, "DELETE", path, AUTH, NULL, NULL), ==, 204);
   if (s) {
     hp_sse_event ev;
     CHECK_INT(sse_next(s, &ev), ==, 1);
@@ -611,18 +569,18 @@ static const char UPGRADE[] =
 static void a_websocket_upgrade_without_the_key_is_401(void)
 {
   cJSON *j = NULL;
-  CHECK_INT(call("GET", "/api/ws", UPGRADE, NULL, &j), ==, 401);
+  CHECK_INT(sc_call(port, "GET", "/api/ws", UPGRADE, NULL, &j), ==, 401);
   CHECK_STR(code_of(j), "unauthorized");
   cJSON_Delete(j);
   char wrong[512];
   snprintf(wrong, sizeof wrong, "%sAuthorization: Bearer nope-nope-nope\r\n",
            UPGRADE);
-  CHECK_INT(call("GET", "/api/ws", wrong, NULL, &j), ==, 401);
+  CHECK_INT(sc_call(port, "GET", "/api/ws", wrong, NULL, &j), ==, 401);
   CHECK_STR(code_of(j), "unauthorized");
   cJSON_Delete(j);
   char host[512];
   snprintf(host, sizeof host, "%sHost: evil.example\r\n" AUTH, UPGRADE);
-  CHECK_INT(call("GET", "/api/ws", host, NULL, &j), ==, 403);
+  CHECK_INT(sc_call(port, "GET", "/api/ws", host, NULL, &j), ==, 403);
   CHECK_STR(code_of(j), "forbidden_host");
   cJSON_Delete(j);
 
@@ -655,7 +613,7 @@ static void a_websocket_message_that_is_not_json_is_answered(void)
   if (!w) return;
   CHECK_INT(hp_ws_send_text(w, "this is not json"), ==, 0);
   cJSON *j = ws_next(w);
-  CHECK_STR(str_at(j, "type", NULL), "reply");
+  CHECK_STR(sc_str(j, "type", NULL), "reply");
   CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "ok")));
   CHECK_STR(code_of(j), "bad_json");
   cJSON_Delete(j);
@@ -669,7 +627,7 @@ static void a_websocket_message_that_is_not_json_is_answered(void)
   j = ws_next(w);
   CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "ok")));
   CHECK_STR(code_of(j), "unknown_op");
-  CHECK_STR(str_at(j, "id", NULL), "d1");
+  CHECK_STR(sc_str(j, "id", NULL), "d1");
   cJSON_Delete(j);
 
   char msg[256];
@@ -677,11 +635,11 @@ static void a_websocket_message_that_is_not_json_is_answered(void)
            "{\"op\":\"subscribe\",\"session_id\":\"%s\",\"id\":7}", sid);
   CHECK_INT(hp_ws_send_text(w, msg), ==, 0);
   j = ws_next(w);
-  CHECK_STR(str_at(j, "type", NULL), "reply");
+  CHECK_STR(sc_str(j, "type", NULL), "reply");
   CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "ok")));
   const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "id");
   CHECK(cJSON_IsNumber(id) && id->valueint == 7);
-  CHECK_STR(str_at(j, "session_id", NULL), sid);
+  CHECK_STR(sc_str(j, "session_id", NULL), sid);
   cJSON_Delete(j);
 
   CHECK_INT(hp_ws_send_text(w, "{\"op\":\"subscribe\",\"session_id\":"
@@ -694,7 +652,7 @@ static void a_websocket_message_that_is_not_json_is_answered(void)
 
 static void the_server_survived_and_stops_on_sigterm(void)
 {
-  CHECK_INT(call("GET", "/api/health", NULL, NULL, NULL), ==, 200);
+  CHECK_INT(sc_call(port, "GET", "/api/health", NULL, NULL, NULL), ==, 200);
   /* A WebSocket client is told the server is going away (1001). */
   int wstatus = 0;
   hp_ws *w = hp_ws_open(port, "/api/ws", AUTH, MS, &wstatus);
@@ -707,8 +665,7 @@ static void the_server_survived_and_stops_on_sigterm(void)
   CHECK_INT(got_ws, ==, 0);
   if (w) CHECK_INT(hp_ws_close_code(w), ==, 1001);
   hp_ws_close(w);
-  int status = serve_stop(&sp, SIGTERM, 10000, &elapsed);
-  CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  sc_stop(&sp, &elapsed);
   CHECK_INT(elapsed, <, 5000);
   /* Nothing on stdout past the ready line. */
   char rest[256];

@@ -10,13 +10,11 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +24,7 @@
 #include "check.h"
 #include "harness.h"
 #include "http_probe.h"
+#include "serve_cases.h"
 #include "serve_proc.h"
 
 #define MS 60000
@@ -120,8 +119,9 @@ static int start(int n, const char *extra, fake_anthropic_reply fn)
            "return { plugins = { claude = { base_url = '%s', api_key = 'k',"
            " max_attempts = 1 } }, %s }\n", fake_anthropic_url(fa), extra);
   free(h_write_config(ce.dir, lua));
-  const char *env[7] = { ce.env[0], ce.env[1], ce.env[2], ce.env[3],
-                         "PORTICO_API_KEY=" KEY, NULL, NULL };
+  /* sc_env's six, and room for ASAN_OPTIONS before the NULL. */
+  const char *env[7] = { NULL };
+  sc_env(env, &ce, "PORTICO_API_KEY=" KEY);
 #ifdef UNDER_ASAN
   static char asan[4096];
   const char *inherited = getenv("ASAN_OPTIONS");
@@ -140,8 +140,7 @@ static int start(int n, const char *extra, fake_anthropic_reply fn)
 
 static void stop(void)
 {
-  int st = serve_stop(&sp, SIGTERM, 10000, NULL);
-  CHECK(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  sc_stop(&sp, NULL);
   serve_cleanup(&sp);
   fake_anthropic_stop(fa);
   fa = NULL;

@@ -10,12 +10,10 @@
  * The HTTP surface without turns (keys, Host, Origin, bodies, routes) is
  * tests/test_serve_http.c's.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -25,11 +23,11 @@
 #include "check.h"
 #include "harness.h"
 #include "http_probe.h"
+#include "serve_cases.h"
 #include "serve_proc.h"
 #include "store/store.h"
 
-/* Generous: the tests also run under AddressSanitizer. */
-#define MS 15000
+#define MS SC_MS
 #define KEY "serve-turns-test-key-0123456789"
 #define AUTH "Authorization: Bearer " KEY "\r\n"
 
@@ -84,17 +82,11 @@ static void stalling_reply(void *ud, fake_http_response *res)
 
 static int start_server(void)
 {
-  const char *env[] = { ce.vars[0], ce.vars[1], ce.vars[2], ce.vars[3],
-                        "PORTICO_API_KEY=" KEY, NULL };
   const char *argv[] = { "--no-default-plugins", "--plugins", ce.dir,
                          "-p", "claude", "-m", "claude-sonnet-4-5",
                          "--tools", "tools", "--workspace", ce.ws, NULL };
-  if (serve_start(&sp, argv, env, MS) != 0) {
-    CHECK(!"the server started");
-    return 0;
-  }
-  port = sp.port;
-  return 1;
+  port = sc_start(&sp, &ce, "PORTICO_API_KEY=" KEY, argv);
+  return port != 0;
 }
 
 /* A fake with `first` (may be NULL) then the closing answer, and a server
@@ -122,10 +114,7 @@ static int start_stalling(void)
 /* SIGTERM: the server must exit 0. */
 static void stop(void)
 {
-  if (sp.pid > 0) {
-    int status = serve_stop(&sp, SIGTERM, 10000, NULL);
-    CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  }
+  if (sp.pid > 0) sc_stop(&sp, NULL);
   serve_cleanup(&sp);
   if (fa) fake_anthropic_stop(fa);
   fa = NULL;
@@ -137,39 +126,16 @@ static void stop(void)
 
 /* ---- Requests --------------------------------------------------------- */
 
+/* sc_call with this file's key. */
 static int call(const char *method, const char *path, const char *body,
                 cJSON **json)
 {
-  hp_response r;
-  int rc = hp_request(port, method, path, AUTH, body,
-                      body ? strlen(body) : 0, &r, MS);
-  if (json) *json = r.body ? cJSON_Parse(r.body) : NULL;
-  int status = rc == 0 ? r.status : 0;
-  hp_response_free(&r);
-  return status;
-}
-
-static const char *str_at(const cJSON *o, const char *a, const char *b)
-{
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
-  if (b) v = cJSON_GetObjectItemCaseSensitive(v, b);
-  return cJSON_GetStringValue(v) ? cJSON_GetStringValue(v) : "";
-}
-
-static double num_at(const cJSON *o, const char *name)
-{
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-  return cJSON_IsNumber(v) ? v->valuedouble : -1;
+  return sc_call(port, method, path, AUTH, body, json);
 }
 
 static void create_session(char *id, size_t cap)
 {
-  cJSON *j = NULL;
-  CHECK_INT(call("POST", "/api/sessions", "{\"title\":\"turns\"}", &j), ==,
-            201);
-  snprintf(id, cap, "%s", str_at(j, "id", NULL));
-  CHECK(id[0] != '\0');
-  cJSON_Delete(j);
+  sc_create_session(port, AUTH, "{\"title\":\"turns\"}", id, cap);
 }
 
 /* POST a message; returns the turn id (0 when refused). */
@@ -180,7 +146,7 @@ static long long prompt(const char *id, const char *text)
   snprintf(body, sizeof body, "{\"text\":\"%s\"}", text);
   cJSON *j = NULL;
   CHECK_INT(call("POST", path, body, &j), ==, 202);
-  long long turn = (long long)num_at(j, "turn_id");
+  long long turn = (long long)sc_num(j, "turn_id");
   CHECK_INT(turn, >, 0);
   cJSON_Delete(j);
   return turn > 0 ? turn : 0;
@@ -192,13 +158,9 @@ static long long prompt(const char *id, const char *text)
  * Last-Event-ID) and `query` ("" or "?after=N"). */
 static hp_sse *events(const char *id, const char *extra, const char *query)
 {
-  char path[256], headers[256];
-  snprintf(path, sizeof path, "/api/sessions/%s/events%s", id, query);
+  char headers[256];
   snprintf(headers, sizeof headers, AUTH "%s", extra);
-  int status = 0;
-  hp_sse *s = hp_sse_open(port, path, headers, MS, &status, NULL);
-  CHECK_INT(status, ==, 200);
-  return s;
+  return sc_events(port, id, headers, query);
 }
 
 /* Read events into `log` ({"id","event","text","data"} each) until one of
@@ -214,7 +176,7 @@ static const cJSON *sse_until(hp_sse *s, cJSON *log, const char *type)
     cJSON_AddStringToObject(e, "text", ev.data);
     cJSON *data = cJSON_Parse(ev.data);
     CHECK(cJSON_IsObject(data));
-    CHECK_STR(str_at(data, "type", NULL), ev.event);
+    CHECK_STR(sc_str(data, "type", NULL), ev.event);
     cJSON_AddItemToObject(e, "data", data ? data : cJSON_CreateNull());
     cJSON_AddItemToArray(log, e);
     if (!strcmp(ev.event, type))
@@ -228,7 +190,7 @@ static const cJSON *logged(const cJSON *log, const char *type)
 {
   const cJSON *e;
   cJSON_ArrayForEach(e, log)
-    if (!strcmp(str_at(e, "event", NULL), type))
+    if (!strcmp(sc_str(e, "event", NULL), type))
       return cJSON_GetObjectItemCaseSensitive(e, "data");
   return NULL;
 }
@@ -240,9 +202,9 @@ static void logged_text(const cJSON *log, char *out, size_t cap)
   out[0] = '\0';
   const cJSON *e;
   cJSON_ArrayForEach(e, log)
-    if (!strcmp(str_at(e, "event", NULL), "text") && n < cap)
+    if (!strcmp(sc_str(e, "event", NULL), "text") && n < cap)
       n += (size_t)snprintf(out + n, cap - n, "%s",
-                            str_at(cJSON_GetObjectItemCaseSensitive(e, "data"),
+                            sc_str(cJSON_GetObjectItemCaseSensitive(e, "data"),
                                    "text", NULL));
 }
 
@@ -252,7 +214,7 @@ static int ids_consecutive(const cJSON *log)
   long prev = -1;
   const cJSON *e;
   cJSON_ArrayForEach(e, log) {
-    long id = strtol(str_at(e, "id", NULL), NULL, 10);
+    long id = strtol(sc_str(e, "id", NULL), NULL, 10);
     if (prev >= 0 && id != prev + 1) return 0;
     prev = id;
   }
@@ -280,14 +242,14 @@ static void a_turn_over_rest_and_sse_asks_and_is_allowed(void)
 
   const cJSON *ask = sse_until(s, log, "permission_request");
   CHECK(ask != NULL);
-  CHECK_STR(str_at(ask, "tool", NULL), "shell_exec");
-  CHECK_STR(str_at(ask, "id", NULL), "toolu_1");
-  CHECK_CONTAINS(str_at(ask, "arguments", "command"), "made.txt");
+  CHECK_STR(sc_str(ask, "tool", NULL), "shell_exec");
+  CHECK_STR(sc_str(ask, "id", NULL), "toolu_1");
+  CHECK_CONTAINS(sc_str(ask, "arguments", "command"), "made.txt");
   const cJSON *start_ev = logged(log, "turn_start");
   CHECK(start_ev != NULL);
-  CHECK_INT(num_at(start_ev, "turn_id"), ==, turn);
+  CHECK_INT(sc_num(start_ev, "turn_id"), ==, turn);
   const cJSON *decision = logged(log, "permission");
-  CHECK_STR(str_at(decision, "decision", NULL), "ask");
+  CHECK_STR(sc_str(decision, "decision", NULL), "ask");
   CHECK(!file_exists(ce.ws, "made.txt"));
 
   cJSON *j = NULL;
@@ -295,9 +257,9 @@ static void a_turn_over_rest_and_sse_asks_and_is_allowed(void)
   const cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "permissions");
   CHECK_INT(cJSON_GetArraySize(list), ==, 1);
   const cJSON *p = cJSON_GetArrayItem(list, 0);
-  CHECK_STR(str_at(p, "id", NULL), "toolu_1");
-  CHECK_STR(str_at(p, "session_id", NULL), id);
-  CHECK_STR(str_at(p, "tool", NULL), "shell_exec");
+  CHECK_STR(sc_str(p, "id", NULL), "toolu_1");
+  CHECK_STR(sc_str(p, "session_id", NULL), id);
+  CHECK_STR(sc_str(p, "tool", NULL), "shell_exec");
   cJSON_Delete(j);
   snprintf(path, sizeof path, "/api/sessions/%s/permissions", id);
   CHECK_INT(call("GET", path, NULL, &j), ==, 200);
@@ -308,19 +270,19 @@ static void a_turn_over_rest_and_sse_asks_and_is_allowed(void)
   snprintf(path, sizeof path, "/api/sessions/%s/permissions/toolu_1", id);
   CHECK_INT(call("POST", path, "{\"answer\":\"perhaps\"}", NULL), ==, 400);
   CHECK_INT(call("POST", path, "{\"answer\":\"allow_once\"}", &j), ==, 200);
-  CHECK_STR(str_at(j, "answer", NULL), "allow_once");
+  CHECK_STR(sc_str(j, "answer", NULL), "allow_once");
   cJSON_Delete(j);
   CHECK_INT(call("POST", path, "{\"answer\":\"allow_once\"}", NULL), ==,
             404);
 
   const cJSON *end = sse_until(s, log, "turn_end");
   CHECK(end != NULL);
-  CHECK_STR(str_at(end, "stop_reason", NULL), "end_turn");
-  CHECK_INT(num_at(end, "turn_id"), ==, turn);
+  CHECK_STR(sc_str(end, "stop_reason", NULL), "end_turn");
+  CHECK_INT(sc_num(end, "turn_id"), ==, turn);
   const cJSON *result = logged(log, "tool_result");
   CHECK(result != NULL);
   CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(result, "is_error")));
-  CHECK_CONTAINS(str_at(result, "content", NULL), "hello from the note");
+  CHECK_CONTAINS(sc_str(result, "content", NULL), "hello from the note");
   CHECK(logged(log, "tool_call") != NULL);
   CHECK(logged(log, "usage") != NULL);
   CHECK(logged(log, "done") != NULL);
@@ -328,7 +290,7 @@ static void a_turn_over_rest_and_sse_asks_and_is_allowed(void)
   logged_text(log, text, sizeof text);
   CHECK_CONTAINS(text, "The note says hello.");
   CHECK(ids_consecutive(log));
-  CHECK_STR(str_at(cJSON_GetArrayItem(log, 0), "event", NULL), "turn_start");
+  CHECK_STR(sc_str(cJSON_GetArrayItem(log, 0), "event", NULL), "turn_start");
   CHECK(file_exists(ce.ws, "made.txt"));
   CHECK_INT(fake_anthropic_request_count(fa), ==, 2);
 
@@ -339,11 +301,11 @@ static void a_turn_over_rest_and_sse_asks_and_is_allowed(void)
   snprintf(path, sizeof path, "/api/sessions/%s", id);
   CHECK_INT(call("GET", path, NULL, &j), ==, 200);
   CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "running")));
-  CHECK_STR(str_at(j, "last_turn_status", NULL), "done");
+  CHECK_STR(sc_str(j, "last_turn_status", NULL), "done");
   const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(j, "messages");
   CHECK(cJSON_IsArray(msgs));
   CHECK_INT(cJSON_GetArraySize(msgs), >=, 4);
-  CHECK_STR(str_at(cJSON_GetArrayItem(msgs, 0), "role", NULL), "user");
+  CHECK_STR(sc_str(cJSON_GetArrayItem(msgs, 0), "role", NULL), "user");
   char *all = cJSON_PrintUnformatted(msgs);
   CHECK_CONTAINS(all, "read the note");
   CHECK_CONTAINS(all, "hello from the note");
@@ -368,12 +330,12 @@ static const cJSON *ws_until(hp_ws *w, cJSON *log, int reply_id,
     CHECK(cJSON_IsObject(m));
     if (!m) continue;
     cJSON_AddItemToArray(log, m);
-    const char *kind = str_at(m, "type", NULL);
+    const char *kind = sc_str(m, "type", NULL);
     if (reply_id >= 0 && !strcmp(kind, "reply") &&
-        num_at(m, "id") == reply_id)
+        sc_num(m, "id") == reply_id)
       return m;
     const cJSON *ev = cJSON_GetObjectItemCaseSensitive(m, "event");
-    if (type && !strcmp(kind, "event") && !strcmp(str_at(ev, "type", NULL),
+    if (type && !strcmp(kind, "event") && !strcmp(sc_str(ev, "type", NULL),
                                                   type))
       return ev;
   }
@@ -400,34 +362,34 @@ static void a_turn_over_websocket_is_denied(void)
   CHECK(w && hp_ws_send_text(w, msg) == 0);
   r = ws_until(w, log, 2, NULL);
   CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "ok")));
-  double turn = num_at(r, "turn_id");
+  double turn = sc_num(r, "turn_id");
   CHECK(turn > 0);
 
   const cJSON *ask = ws_until(w, log, -1, "permission_request");
   CHECK(ask != NULL);
-  CHECK_STR(str_at(ask, "tool", NULL), "shell_exec");
+  CHECK_STR(sc_str(ask, "tool", NULL), "shell_exec");
   snprintf(msg, sizeof msg, "{\"op\":\"permission\",\"session_id\":\"%s\","
            "\"call_id\":\"%s\",\"answer\":\"deny\",\"id\":3}", id,
-           str_at(ask, "id", NULL));
+           sc_str(ask, "id", NULL));
   CHECK(w && hp_ws_send_text(w, msg) == 0);
   r = ws_until(w, log, 3, NULL);
   CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "ok")));
 
   const cJSON *end = ws_until(w, log, -1, "turn_end");
   CHECK(end != NULL);
-  CHECK_STR(str_at(end, "stop_reason", NULL), "end_turn");
-  CHECK(num_at(end, "turn_id") == turn);
+  CHECK_STR(sc_str(end, "stop_reason", NULL), "end_turn");
+  CHECK(sc_num(end, "turn_id") == turn);
   /* Every event: this session, numbered one after another. */
   const cJSON *result = NULL, *m;
   double prev = -1;
   cJSON_ArrayForEach(m, log) {
-    if (strcmp(str_at(m, "type", NULL), "event")) continue;
-    CHECK_STR(str_at(m, "session_id", NULL), id);
-    double seq = num_at(m, "seq");
+    if (strcmp(sc_str(m, "type", NULL), "event")) continue;
+    CHECK_STR(sc_str(m, "session_id", NULL), id);
+    double seq = sc_num(m, "seq");
     CHECK(prev < 0 || seq == prev + 1);
     prev = seq;
     const cJSON *ev = cJSON_GetObjectItemCaseSensitive(m, "event");
-    if (!result && !strcmp(str_at(ev, "type", NULL), "tool_result"))
+    if (!result && !strcmp(sc_str(ev, "type", NULL), "tool_result"))
       result = ev;
   }
   CHECK(result != NULL);
@@ -443,7 +405,7 @@ static void a_turn_over_websocket_is_denied(void)
   CHECK(w && hp_ws_send_text(w, msg) == 0);
   r = ws_until(w, log, 4, NULL);
   CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(r, "ok")));
-  CHECK_STR(str_at(r, "error", "code"), "not_found");
+  CHECK_STR(sc_str(r, "error", "code"), "not_found");
   cJSON_Delete(log);
   hp_ws_close(w);
   stop();
@@ -460,9 +422,9 @@ static void expect_replay(hp_sse *s, const cJSON *log, int from)
     int rc = s ? hp_sse_next(s, &ev, MS) : -1;
     CHECK_INT(rc, ==, 1);
     if (rc != 1) return;
-    CHECK_STR(ev.id, str_at(want, "id", NULL));
-    CHECK_STR(ev.event, str_at(want, "event", NULL));
-    CHECK_STR(ev.data, str_at(want, "text", NULL));
+    CHECK_STR(ev.id, sc_str(want, "id", NULL));
+    CHECK_STR(ev.event, sc_str(want, "event", NULL));
+    CHECK_STR(ev.data, sc_str(want, "text", NULL));
   }
   hp_sse_event ev;
   CHECK_INT(hp_sse_next(s, &ev, 700), ==, -1);
@@ -480,8 +442,8 @@ static void a_reconnecting_client_gets_the_rest_of_the_log(void)
   hp_sse_close(s);
   int n = cJSON_GetArraySize(log);
   CHECK_INT(n, >=, 6);
-  CHECK_STR(str_at(cJSON_GetArrayItem(log, 0), "id", NULL), "1");
-  CHECK_STR(str_at(cJSON_GetArrayItem(log, 0), "event", NULL),
+  CHECK_STR(sc_str(cJSON_GetArrayItem(log, 0), "id", NULL), "1");
+  CHECK_STR(sc_str(cJSON_GetArrayItem(log, 0), "event", NULL),
             "session_created");
   CHECK(ids_consecutive(log));
   if (n < 6) {
@@ -489,7 +451,7 @@ static void a_reconnecting_client_gets_the_rest_of_the_log(void)
     stop();
     return;
   }
-  const char *third = str_at(cJSON_GetArrayItem(log, 2), "id", NULL);
+  const char *third = sc_str(cJSON_GetArrayItem(log, 2), "id", NULL);
   char leid[64];
   snprintf(leid, sizeof leid, "Last-Event-ID: %s\r\n", third);
 
@@ -522,9 +484,9 @@ static void a_reconnecting_client_gets_the_rest_of_the_log(void)
   int k = 3;
   const cJSON *m;
   cJSON_ArrayForEach(m, wlog) {
-    if (strcmp(str_at(m, "type", NULL), "event")) continue;
+    if (strcmp(sc_str(m, "type", NULL), "event")) continue;
     const cJSON *want = cJSON_GetArrayItem(log, k++);
-    CHECK(num_at(m, "seq") == strtol(str_at(want, "id", NULL), NULL, 10));
+    CHECK(sc_num(m, "seq") == strtol(sc_str(want, "id", NULL), NULL, 10));
     CHECK(cJSON_Compare(cJSON_GetObjectItemCaseSensitive(m, "event"),
                         cJSON_GetObjectItemCaseSensitive(want, "data"), 1));
   }
@@ -533,10 +495,7 @@ static void a_reconnecting_client_gets_the_rest_of_the_log(void)
   hp_ws_close(w);
 
   /* And from a server started again on the same store. */
-  if (sp.pid > 0) {
-    int status = serve_stop(&sp, SIGTERM, 10000, NULL);
-    CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  }
+  if (sp.pid > 0) sc_stop(&sp, NULL);
   serve_cleanup(&sp);
   if (start_server()) {
     snprintf(leid, sizeof leid, "Last-Event-ID: %s\r\n", third);
@@ -559,12 +518,11 @@ static void sigterm_mid_turn_exits_in_time_and_keeps_the_store(void)
   CHECK(sse_until(s, log, "text") != NULL);
 
   int elapsed = 0;
-  int status = serve_stop(&sp, SIGTERM, 10000, &elapsed);
-  CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  sc_stop(&sp, &elapsed);
   CHECK_INT(elapsed, <, 5000);
   /* The client was sent how the turn ended, then the end of the stream. */
   const cJSON *end = sse_until(s, log, "turn_end");
-  CHECK_STR(str_at(end, "stop_reason", NULL), "cancelled");
+  CHECK_STR(sc_str(end, "stop_reason", NULL), "cancelled");
   hp_sse_event ev;
   CHECK_INT(s ? hp_sse_next(s, &ev, MS) : -1, ==, 0);
   hp_sse_close(s);
@@ -582,7 +540,7 @@ static void sigterm_mid_turn_exits_in_time_and_keeps_the_store(void)
   CHECK_INT(pt_store_open_dir(ce.dir, &o, &st, msg, sizeof msg), ==, PT_OK);
   cJSON *row = NULL;
   if (st) CHECK_INT(pt_store_session_get(st, id, &row), ==, PT_OK);
-  CHECK_STR(str_at(row, "last_turn_status", NULL), "interrupted");
+  CHECK_STR(sc_str(row, "last_turn_status", NULL), "interrupted");
   cJSON_Delete(row);
   cJSON *msgs = NULL;
   if (st) CHECK_INT(pt_store_messages(st, id, 0, &msgs), ==, PT_OK);
@@ -622,23 +580,23 @@ static void cancel_ends_a_turn_and_a_second_prompt_is_409(void)
   cJSON *j = NULL;
   snprintf(path, sizeof path, "/api/sessions/%s/messages", id);
   CHECK_INT(call("POST", path, "{\"text\":\"and another\"}", &j), ==, 409);
-  CHECK_STR(str_at(j, "error", "code"), "busy");
+  CHECK_STR(sc_str(j, "error", "code"), "busy");
   cJSON_Delete(j);
   snprintf(path, sizeof path, "/api/sessions/%s", id);
   CHECK_INT(call("GET", path, NULL, &j), ==, 200);
   CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "running")));
-  CHECK_INT(num_at(j, "turn_id"), ==, turn);
+  CHECK_INT(sc_num(j, "turn_id"), ==, turn);
   cJSON_Delete(j);
   CHECK_INT(call("DELETE", path, NULL, NULL), ==, 409);
 
   snprintf(path, sizeof path, "/api/sessions/%s/cancel", id);
   CHECK_INT(call("POST", path, NULL, &j), ==, 200);
   CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "cancelled")));
-  CHECK_INT(num_at(j, "turn_id"), ==, turn);
+  CHECK_INT(sc_num(j, "turn_id"), ==, turn);
   cJSON_Delete(j);
   const cJSON *end = sse_until(s, log, "turn_end");
-  CHECK_STR(str_at(end, "stop_reason", NULL), "cancelled");
-  CHECK_INT(num_at(end, "turn_id"), ==, turn);
+  CHECK_STR(sc_str(end, "stop_reason", NULL), "cancelled");
+  CHECK_INT(sc_num(end, "turn_id"), ==, turn);
   CHECK_INT(call("POST", path, NULL, &j), ==, 200);
   CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "cancelled")));
   cJSON_Delete(j);
@@ -646,14 +604,14 @@ static void cancel_ends_a_turn_and_a_second_prompt_is_409(void)
   snprintf(path, sizeof path, "/api/sessions/%s", id);
   CHECK_INT(call("GET", path, NULL, &j), ==, 200);
   CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "running")));
-  CHECK_STR(str_at(j, "last_turn_status", NULL), "interrupted");
+  CHECK_STR(sc_str(j, "last_turn_status", NULL), "interrupted");
   cJSON_Delete(j);
 
   /* The session takes the next prompt. */
   long long next = prompt(id, "again");
   CHECK_INT(next, >, turn);
   end = sse_until(s, log, "turn_end");
-  CHECK_STR(str_at(end, "stop_reason", NULL), "end_turn");
+  CHECK_STR(sc_str(end, "stop_reason", NULL), "end_turn");
   char text[1024];
   logged_text(log, text, sizeof text);
   CHECK_CONTAINS(text, "Back again.");
