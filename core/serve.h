@@ -95,7 +95,7 @@ struct serve_stream {
   int closing;           /* close once the queue is written */
   int cut;               /* stopped reading: closed without draining */
   uint64_t last_write_ms;
-  /* WebSocket: the message being received. */
+  /* WebSocket: the message being received (owned). */
   char *rx;
   size_t rx_len;
 };
@@ -133,9 +133,9 @@ struct serve_req {
   char path[512];        /* decoded, without the query */
   char origin[256];      /* "" when the request had no Origin header */
   int64_t last_event_id; /* Last-Event-ID, or -1 */
-  char *body;
+  char *body;            /* owned; as received */
   size_t body_len, body_cap;
-  cJSON *json;           /* the parsed body; NULL when empty */
+  cJSON *json;           /* owned: the parsed body; NULL when empty */
   /* The response. */
   int status;
   char *resp;            /* JSON text, owned */
@@ -174,8 +174,8 @@ typedef void (*serve_handler)(pt_serve *sv, serve_req *r,
 struct serve_ask {
   serve_ask *next;
   serve_session *ss;
-  char *call_id, *tool, *reason, *rule;
-  cJSON *arguments;
+  char *call_id, *tool, *reason, *rule;   /* owned */
+  cJSON *arguments;                       /* owned; NULL if not JSON */
   int64_t created_ms;
   void (*answer)(void *token, pt_agent_answer a);
   void *token;
@@ -189,14 +189,16 @@ struct serve_session {
   serve_sub *subs;
   /* Set up on the first prompt (serve_session_prepare). */
   int prepared, reload;
-  char *provider, *model, *system, *agent_name;
+  char *provider, *model, *system, *agent_name;   /* owned */
   long max_tokens;
   pt_price price;
   pt_chat_record rec;     /* on the server's store */
-  int rec_open;
+  int rec_open;           /* rec was attached (closed at exit) */
+  int32_t rec_rc;         /* what attaching it returned */
   pt_chat_agent agent;    /* tools, workspace, policy */
-  cJSON *messages;        /* the history */
-  cJSON *options;         /* how it was created (stored as a setting) */
+  cJSON *messages;        /* owned: the history */
+  cJSON *options;         /* owned: how it was created (stored as a
+                             setting) */
   /* The turn in progress. */
   pt_agent *running;
   int64_t turn_id;
@@ -282,8 +284,9 @@ void serve_ws_message(serve_stream *s, const char *text, size_t len);
 
 struct pt_serve {
   pt_kernel *k;
-  pt_store *st;
-  struct lws_context *lws;
+  pt_store *st;           /* owned: the one connection every session uses */
+  struct lws_context *lws;  /* owned; set to NULL by libwebsockets when
+                               its destroy completes */
   struct lws_vhost *vhost;
   char listen_host[64];   /* as bound: "127.0.0.1", "::1", ... */
   int port;
@@ -295,10 +298,12 @@ struct pt_serve {
   int64_t event_log_keep;  /* events kept per session; 0: all */
   cJSON *origins;         /* allowed browser origins (owned) */
   const char *workspace;  /* --workspace, or NULL: the current folder */
-  /* Defaults for new sessions, from the command line. */
+  /* Defaults for new sessions, from the command line (borrowed from
+   * argv, like workspace). */
   const char *provider, *model, *agent, *tools, *policy;
-  serve_session *sessions;
-  serve_stream *streams;
+  serve_session *sessions;  /* owned, freed by serve_sessions_free */
+  serve_stream *streams;    /* owned by their connections: each is freed
+                               when libwebsockets closes it */
   uv_signal_t sigterm, sigint, sighup;
   uv_timer_t tick;        /* keepalives and the stop's phases */
   uv_check_t flush;       /* writes buffered events once per iteration */
@@ -310,7 +315,6 @@ struct pt_serve {
   pt_config **old_configs;  /* replaced by SIGHUP; kept, as sessions may
                                borrow from them */
   size_t old_config_count;
-  uint64_t cut_clients;   /* clients cut off for not reading */
 };
 
 /* Milliseconds since an arbitrary point (uv_hrtime). */

@@ -229,19 +229,26 @@ static int32_t prepare(serve_session *ss, char *err, size_t errlen)
     return PT_OK;
   }
   if (!ss->options) ss->options = load_options(ss);
-  int32_t rc = setup_agent(ss, &ss->agent, ss->options, err, errlen);
-  if (rc != PT_OK) return rc;
-  rc = pt_chat_record_attach(&ss->rec, sv->k, sv->st, ss->id);
-  ss->rec_open = 1;
+  /* The record is attached once, whatever comes of it: it holds a libuv
+   * handle, which must not be set up twice. Each step below is kept when
+   * a later one fails, so a retry never redoes (and leaks) it. */
+  if (!ss->rec_open) {
+    ss->rec_rc = pt_chat_record_attach(&ss->rec, sv->k, sv->st, ss->id);
+    ss->rec_open = 1;
+  }
+  int32_t rc = ss->rec_rc;
   const char *system = NULL;
-  if (rc == PT_OK) rc = pt_chat_record_history(&ss->rec, &ss->messages,
-                                               &system);
+  if (rc == PT_OK && !ss->messages) {
+    rc = pt_chat_record_history(&ss->rec, &ss->messages, &system);
+    if (rc == PT_OK && system && !ss->system) ss->system = strdup(system);
+  }
   if (rc != PT_OK) {
     snprintf(err, errlen, "reading session %s from the store: %s", ss->id,
              pt_store_errmsg(sv->st));
     return rc;
   }
-  if (system && !ss->system) ss->system = strdup(system);
+  rc = setup_agent(ss, &ss->agent, ss->options, err, errlen);
+  if (rc != PT_OK) return rc;
   const cJSON *mt = cJSON_GetObjectItemCaseSensitive(ss->options,
                                                      "max_tokens");
   if (cJSON_IsNumber(mt)) ss->max_tokens = (long)mt->valuedouble;

@@ -89,7 +89,6 @@ static void cut(serve_stream *s, size_t wanted)
 {
   if (s->cut) return;
   s->cut = 1;
-  s->sv->cut_clients++;
   pt_log_warn("serve", "a %s client stopped reading (%zu bytes queued, "
               "%zu more wanted, bound %zu): disconnected",
               s->kind == SERVE_SSE ? "SSE" : "WebSocket", s->queued, wanted,
