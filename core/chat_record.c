@@ -34,17 +34,6 @@ static void on_check(uv_check_t *h)
   pt_chat_record_flush(h->data);
 }
 
-/* config.lua: storage = { synchronous = "full" } trades speed for
- * surviving a power cut (docs/storage.md). */
-static int synchronous_full(const pt_config *config)
-{
-  const cJSON *storage =
-      cJSON_GetObjectItemCaseSensitive(pt_config_root(config), "storage");
-  const char *sync = cJSON_GetStringValue(
-      cJSON_GetObjectItemCaseSensitive(storage, "synchronous"));
-  return sync && strcmp(sync, "full") == 0;
-}
-
 static void init(pt_chat_record *r, pt_kernel *k)
 {
   memset(r, 0, sizeof *r);
@@ -65,7 +54,8 @@ int32_t pt_chat_record_open(pt_chat_record *r, pt_kernel *k,
                             const char *session)
 {
   init(r, k);
-  pt_store_options o = { .synchronous_full = synchronous_full(k->config) };
+  pt_store_options o = {
+    .synchronous_full = pt_config_synchronous_full(k->config) };
   char err[1024];
   int32_t rc = pt_store_open_dir(k->data_dir, &o, &r->st, err, sizeof err);
   if (rc != PT_OK) {

@@ -479,3 +479,12 @@ const char *pt_config_plugin_json(const pt_config *c, const char *name)
   }
   return "{}";
 }
+
+int pt_config_synchronous_full(const pt_config *c)
+{
+  const cJSON *storage =
+      cJSON_GetObjectItemCaseSensitive(pt_config_root(c), "storage");
+  const char *sync = cJSON_GetStringValue(
+      cJSON_GetObjectItemCaseSensitive(storage, "synchronous"));
+  return sync && strcmp(sync, "full") == 0;
+}

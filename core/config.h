@@ -51,6 +51,10 @@ const cJSON *pt_config_root(const pt_config *c);
 const char *pt_config_default_provider(const pt_config *c);
 const char *pt_config_default_model(const pt_config *c);
 
+/* Whether storage.synchronous is "full": every commit waits for the disk,
+ * trading speed for surviving a power cut (docs/storage.md). */
+int pt_config_synchronous_full(const pt_config *c);
+
 /* plugin_paths: the number of entries and entry i. Owned by c. */
 size_t pt_config_plugin_path_count(const pt_config *c);
 const char *pt_config_plugin_path(const pt_config *c, size_t i);

@@ -399,11 +399,8 @@ int pt_cli_serve(const pt_cli *cli, int argc, char **argv)
   sv.started_ms = serve_now_ms();
   int status = PT_EXIT_FAIL;
   char err[1024] = "";
-  const cJSON *storage = cJSON_GetObjectItemCaseSensitive(
-      pt_config_root(sv.k->config), "storage");
-  const char *sync = cJSON_GetStringValue(
-      cJSON_GetObjectItemCaseSensitive(storage, "synchronous"));
-  pt_store_options so = { .synchronous_full = sync && !strcmp(sync, "full") };
+  pt_store_options so = {
+    .synchronous_full = pt_config_synchronous_full(sv.k->config) };
   if (pt_store_open_dir(sv.k->data_dir, &so, &sv.st, err, sizeof err) !=
       PT_OK) {
     fprintf(stderr, "portico: %s\n", err);
