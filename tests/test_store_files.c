@@ -89,16 +89,7 @@ static void raw_exec(const char *sql)
 
 static long long raw_int(const char *sql)
 {
-  sqlite3 *db;
-  sqlite3_stmt *s;
-  long long v = -1;
-  sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-  if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK &&
-      sqlite3_step(s) == SQLITE_ROW)
-    v = sqlite3_column_int64(s, 0);
-  sqlite3_finalize(s);
-  sqlite3_close(db);
-  return v;
+  return h_db_int(path, sql);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 static void die(const char *what)
 {
   perror(what);
@@ -229,4 +231,20 @@ void h_on_tool_done(void *ud, int32_t status, pt_str result)
   t->status = status;
   snprintf(t->result, sizeof t->result, "%.*s", (int)result.len, result.ptr);
   trace_done(t->trace, status);
+}
+
+long long h_db_int(const char *db_path, const char *sql)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *s = NULL;
+  long long v = -1;
+  sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL);
+  if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK &&
+      sqlite3_step(s) == SQLITE_ROW)
+    v = sqlite3_column_int64(s, 0);
+  else
+    fprintf(stderr, "h_db_int(%s): %s\n", sql, sqlite3_errmsg(db));
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return v;
 }

@@ -34,6 +34,11 @@ char *h_write_config(const char *dir, const char *lua);
 void h_write_file(const char *dir, const char *name, const void *data,
                   size_t len, unsigned mode);
 
+/* One integer read from the SQLite file at `db_path` through a connection
+ * of its own (what another process would see): the first column of the
+ * first row of `sql`, or -1 (said on stderr) when there is none. */
+long long h_db_int(const char *db_path, const char *sql);
+
 /* Plugin events the kernel reported, one "what name-or-path" per line. */
 typedef struct h_events {
   char text[16384];
